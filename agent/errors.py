@@ -1,0 +1,138 @@
+"""Every error the agent raises on purpose.
+
+    AgentError
+    ├── ConfigError            bad or missing configuration (names the key); CLI exit code 2
+    ├── SecretMissing          a password or token is not in the keyring (nor in the env fallback)
+    ├── KeyringUnavailable     no usable keyring backend on this machine (says how to fix it)
+    ├── BackendError           the seller backend did not do what we asked
+    │   ├── SelectorNotFound   a page does not match the selectors file (layout changed)
+    │   ├── SessionExpired     the backend sent us back to the login page
+    │   ├── LoginFailed        wrong credentials, or the account is locked
+    │   ├── LoginNeedsHuman    a one-time code or other human step is required
+    │   ├── BackendUnavailable 5xx / timeouts / 429 after all retries
+    │   └── BlacklistRejected  the backend refused a blacklist change (mismatch, unknown buyer, full)
+    └── HubError               the sharing hub did not do what we asked
+        ├── HubUnavailable     unreachable, timeouts, 5xx after retries (pushes stay queued)
+        └── HubRejected        the hub answered with a 4xx; carries its status and message
+
+Errors carry context (page, selector, URL, saved artifacts) as attributes and never log in their
+constructors. No message ever contains a password, token or cookie.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class AgentError(Exception):
+    """Base class of all agent errors."""
+
+
+class ConfigError(AgentError):
+    """The configuration is invalid or incomplete."""
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class SecretMissing(AgentError):
+    """A secret (backend password, hub token) is not stored."""
+
+    def __init__(self, message: str, *, secret: str) -> None:
+        super().__init__(message)
+        self.secret = secret
+
+
+class KeyringUnavailable(AgentError):
+    """No keyring backend is usable on this machine."""
+
+
+class BackendError(AgentError):
+    """The seller backend failed; `page` and `url` say where."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        page: str | None = None,
+        url: str | None = None,
+        artifacts: list[Path] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.page = page
+        self.url = url
+        self.artifacts: list[Path] = list(artifacts or [])
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        where = ", ".join(f"{k}={v}" for k, v in (("page", self.page), ("url", self.url)) if v)
+        if where:
+            text = f"{text} ({where})"
+        if self.artifacts:
+            text += "; saved: " + ", ".join(str(p) for p in self.artifacts)
+        return text
+
+
+class SelectorNotFound(BackendError):
+    """A named selector matched nothing (or the wrong count) on a page."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        selector_name: str,
+        selector: str,
+        page: str | None = None,
+        url: str | None = None,
+        artifacts: list[Path] | None = None,
+    ) -> None:
+        super().__init__(message, page=page, url=url, artifacts=artifacts)
+        self.selector_name = selector_name
+        self.selector = selector
+
+
+class SessionExpired(BackendError):
+    """The backend session is no longer valid."""
+
+
+class LoginFailed(BackendError):
+    """The backend refused the credentials, or locked the account."""
+
+    def __init__(self, message: str, *, locked: bool = False, **context: object) -> None:
+        super().__init__(message, **context)  # type: ignore[arg-type]
+        self.locked = locked
+
+
+class LoginNeedsHuman(BackendError):
+    """The backend asks for a human step (one-time code); run `blacklist-agent login --interactive`."""
+
+
+class BackendUnavailable(BackendError):
+    """The backend kept failing (5xx, timeouts, rate limits) after all retries."""
+
+
+class BlacklistRejected(BackendError):
+    """The backend refused to add or remove a blacklist entry; `reason` is a BlacklistOutcome value."""
+
+    def __init__(self, message: str, *, reason: str, member_id: str, **context: object) -> None:
+        super().__init__(message, **context)  # type: ignore[arg-type]
+        self.reason = reason
+        self.member_id = member_id
+
+
+class HubError(AgentError):
+    """The sharing hub failed."""
+
+
+class HubUnavailable(HubError):
+    """The hub could not be reached or kept failing; queued pushes stay queued."""
+
+
+class HubRejected(HubError):
+    """The hub refused a request (4xx)."""
+
+    def __init__(self, message: str, *, status_code: int, detail: object = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.detail = detail

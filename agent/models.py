@@ -1,0 +1,68 @@
+"""Plain data the backend driver returns: no Playwright type ever leaves agent/backend/."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    """A row of the store's historical-customers page."""
+
+    member_id: str
+    name: str
+    country: str = ""
+    orders: int = 0
+    amount: float = 0.0
+    last_order_at: datetime | None = None
+    blacklisted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BlacklistEntry:
+    """A buyer on the store's blacklist, as the backend shows it."""
+
+    member_id: str
+    name: str
+    blacklisted_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """An order of the store, as listed on the orders page."""
+
+    order_id: str
+    member_id: str
+    buyer_name: str
+    created_at: datetime
+    status: str = ""
+    amount: float = 0.0
+
+
+class BlacklistOutcome(enum.StrEnum):
+    """What the backend said when asked to blacklist a buyer."""
+
+    ADDED = "added"
+    ALREADY = "already_blacklisted"
+    MISMATCH = "name_mismatch"  # the name does not match the member id
+    UNKNOWN = "unknown_buyer"
+    FULL = "blacklist_full"
+
+
+class RemovalOutcome(enum.StrEnum):
+    REMOVED = "removed"
+    NOT_LISTED = "not_listed"
+
+
+@dataclass(frozen=True, slots=True)
+class BlacklistResult:
+    member_id: str
+    name: str
+    outcome: BlacklistOutcome
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in (BlacklistOutcome.ADDED, BlacklistOutcome.ALREADY)

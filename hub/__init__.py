@@ -1,0 +1,1 @@
+"""The sharing hub: pools the stores' blacklists and serves the consensus feed."""
