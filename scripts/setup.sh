@@ -24,13 +24,11 @@ if [[ ! -x "$venv/bin/python" ]]; then
     say "Creating $venv"
     "$python" -m venv "$venv"
 fi
-say "Installing pinned dependencies (requirements.lock)"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.lock
+lock=requirements.lock
+[[ $dev == 1 ]] && lock=requirements-dev.lock
+say "Installing pinned dependencies ($lock)"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$lock"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -e .
-
-if [[ $dev == 0 ]]; then
-    : # the lock holds the dev tools too; installing them costs little and keeps one lock file
-fi
 
 say "Looking for a browser"
 if "$venv/bin/python" -m playwright install chromium >/tmp/playwright-install.log 2>&1; then
