@@ -1,0 +1,393 @@
+"""The background agent: runs the sync cycle on a schedule, one instance per data dir.
+
+`Runner` owns the *when* (APScheduler 3 interval with jitter, first cycle at start, coalescing, one cycle at
+a time, a grace period for missed runs), the *how long* (a hard time limit per cycle) and the *how to stop*
+(SIGINT/SIGTERM finish the current action); the cycle itself is an injected callable, so the runner is tested
+with a real scheduler and a small real cycle, and the CLI injects the sync engine.
+
+Why the hard limit ends the process: a Python thread cannot be killed. A cycle stuck in the browser or the
+network would hold the instance lock and silently stop protecting the store. So the cycle is first asked to
+stop cooperatively (it checks its stop event between actions and saves state); if it still has not returned
+after a grace period the process exits non-zero, and the service manager (systemd `Restart=on-failure`,
+launchd `KeepAlive`, Task Scheduler restart) starts a clean one. That is safe because the sync engine records
+every intent before acting (the same guarantee that makes a SIGKILL safe, tested end to end).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import filelock
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from agent.errors import AgentError, LoginNeedsHuman
+
+logger = logging.getLogger(__name__)
+
+CycleFn = Callable[[threading.Event], bool]
+"""One sync cycle. It is given a stop event to check between actions (set on SIGINT/SIGTERM or when the
+cycle runs over its time limit) and returns True when everything succeeded, False on a partial success.
+It raises on failure (`LoginNeedsHuman` when a human must log in)."""
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_ALREADY_RUNNING = 2
+EXIT_INTERRUPTED = 130  # a second Ctrl+C: stop now, like a shell would
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """When cycles run and how long they may take (seconds, so tests can use tiny values)."""
+
+    interval_seconds: float = 15 * 60
+    jitter_seconds: float = 120
+    max_cycle_seconds: float = 30 * 60
+    misfire_grace_seconds: int = 600
+    stop_grace_seconds: float = 120  # time to finish the current action after a stop request
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Schedule:
+        """Build from `Settings.schedule` (interval and limit in minutes there)."""
+        s = settings.schedule
+        return cls(
+            interval_seconds=s.interval_minutes * 60,
+            jitter_seconds=s.jitter_seconds,
+            max_cycle_seconds=s.max_cycle_minutes * 60,
+            misfire_grace_seconds=s.misfire_grace_seconds,
+        )
+
+
+class AlreadyRunning(AgentError):
+    """Another agent holds the instance lock of this data dir."""
+
+    def __init__(self, data_dir: Path, pid: int | None) -> None:
+        who = f"process {pid}" if pid else "another process"
+        super().__init__(
+            f"another blacklist-agent is already running for data dir {data_dir} ({who}); "
+            "stop it first, or give this agent its own data_dir"
+        )
+        self.data_dir = data_dir
+        self.pid = pid
+
+
+class InstanceLock:
+    """An OS file lock in the data dir (released by the OS even on SIGKILL) plus a pid file for messages."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.lock_path = data_dir / "agent.lock"
+        self.pid_path = data_dir / "agent.pid"
+        self._lock = filelock.FileLock(self.lock_path, blocking=False, thread_local=False)
+
+    def acquire(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._lock.acquire()
+        except filelock.Timeout:
+            raise AlreadyRunning(self.data_dir, self.holder_pid()) from None
+        self.pid_path.write_text(f"{os.getpid()}\n", encoding="ascii")
+
+    def release(self) -> None:
+        if self._lock.is_locked:
+            self.pid_path.unlink(missing_ok=True)
+            self._lock.release()
+
+    def holder_pid(self) -> int | None:
+        try:
+            return int(self.pid_path.read_text(encoding="ascii").strip())
+        except (OSError, ValueError):
+            return None
+
+    def __enter__(self) -> InstanceLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Runner:
+    """Runs `cycle` now and then every interval until asked to stop. Call from the main thread."""
+
+    def __init__(
+        self,
+        cycle: CycleFn,
+        schedule: Schedule,
+        *,
+        status_path: Path | None = None,
+        session_path: Path | None = None,
+        hard_exit: Callable[[int], None] = os._exit,
+    ) -> None:
+        self._cycle = cycle
+        self._schedule = schedule
+        self._status_path = status_path
+        self._session_path = session_path
+        self._hard_exit = hard_exit
+        self._stop = threading.Event()
+        self._stop_requests = 0
+        self._guard = threading.Lock()
+        self._cycle_stop: threading.Event | None = None
+        self._cycle_started: float | None = None
+        self._limit_hit = False
+        self._gave_up = False
+        self._idle = threading.Event()
+        self._idle.set()
+        self._waiting_for_login: float | None = None  # session file mtime when a human login was asked for
+        self._scheduler: BackgroundScheduler | None = None
+        self.cycles_run = 0
+        self.last_exit_code = EXIT_OK
+
+    # -- stopping ----------------------------------------------------------------------------------
+
+    def request_stop(self, reason: str = "stop requested") -> None:
+        """Finish the current action, then stop (signal handlers call this). A second request forces it."""
+        self._stop_requests += 1
+        if self._stop_requests > 1:
+            logger.warning("second stop request (%s): exiting now without waiting for the cycle", reason)
+            self._hard_exit(EXIT_INTERRUPTED)
+            return
+        logger.info("%s: finishing the current action, then stopping", reason)
+        self._stop.set()
+        with self._guard:
+            if self._cycle_stop is not None:
+                self._cycle_stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    # -- running -----------------------------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """One cycle under the same time limit and stop handling; returns the exit code."""
+        worker = threading.Thread(target=self._run_cycle, name="sync-cycle", daemon=True)
+        worker.start()
+        while worker.is_alive() and not self._gave_up:
+            worker.join(timeout=0.2)
+            self._enforce_time_limit()
+            if self._stop.is_set() and not self._idle.wait(self._schedule.stop_grace_seconds):
+                self._give_up("did not stop within %.0f s of the stop request")
+        return EXIT_FAILURE if self._gave_up else self.last_exit_code
+
+    def run_forever(self) -> int:
+        """Schedule cycles until a stop request; returns the exit code (0 after a clean stop)."""
+        scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            timezone=UTC,
+        )
+        scheduler.add_job(
+            self._scheduled_cycle,
+            IntervalTrigger(
+                seconds=self._schedule.interval_seconds, jitter=self._schedule.jitter_seconds or None
+            ),
+            id="sync",
+            name="sync cycle",
+            next_run_time=_utcnow(),  # the first cycle runs at start, not one interval later
+            coalesce=True,  # after a sleep or a long cycle, run once, not once per missed slot
+            max_instances=1,
+            misfire_grace_time=self._schedule.misfire_grace_seconds,
+        )
+        self._scheduler = scheduler
+        scheduler.start()
+        logger.info(
+            "agent running: a sync cycle every %s (jitter up to %.0f s), time limit %s per cycle",
+            _duration(self._schedule.interval_seconds),
+            self._schedule.jitter_seconds,
+            _duration(self._schedule.max_cycle_seconds),
+        )
+        try:
+            while not self._stop.wait(0.2):
+                self._enforce_time_limit()
+            # Stop scheduling new cycles; the running one (if any) finishes its current action.
+            scheduler.shutdown(wait=False)
+            if not self._gave_up and not self._idle.wait(self._schedule.stop_grace_seconds):
+                self._give_up("did not stop within %.0f s of the stop request")
+        finally:
+            if scheduler.running:
+                scheduler.shutdown(wait=False)
+            self._write_status(running=False)
+        logger.info("agent stopped after %d cycle(s)", self.cycles_run)
+        return EXIT_FAILURE if self._gave_up else EXIT_OK
+
+    def _scheduled_cycle(self) -> None:
+        if self._stop.is_set():
+            return
+        if self._login_still_needed():
+            logger.warning(
+                "skipping this cycle: the backend still needs a human login "
+                "(run `blacklist-agent login --interactive`; the agent resumes on its own afterwards)"
+            )
+            self._write_status(running=True)
+            return
+        self._run_cycle()
+        self._write_status(running=True)
+
+    def _run_cycle(self) -> None:
+        cycle_stop = threading.Event()
+        with self._guard:
+            self._cycle_stop = cycle_stop
+            self._cycle_started = time.monotonic()
+            self._limit_hit = False
+            self._idle.clear()
+        if self._stop.is_set():
+            cycle_stop.set()
+        self.cycles_run += 1
+        logger.info("sync cycle %d starting", self.cycles_run)
+        code = EXIT_FAILURE
+        try:
+            ok = self._cycle(cycle_stop)
+            if self._limit_hit:
+                logger.error(
+                    "sync cycle %d stopped at its time limit; the rest waits for the next cycle",
+                    self.cycles_run,
+                )
+            elif ok:
+                code = EXIT_OK
+                logger.info("sync cycle %d done", self.cycles_run)
+            else:
+                logger.warning(
+                    "sync cycle %d partly failed (see above); the next cycle retries", self.cycles_run
+                )
+        except LoginNeedsHuman as exc:
+            self._waiting_for_login = self._session_mtime()
+            logger.error(
+                "the seller backend asks for a human step (%s). Run `blacklist-agent login --interactive`; "
+                "no automatic login will be attempted until then",
+                exc,
+            )
+        except AgentError as exc:
+            logger.error("sync cycle %d failed: %s", self.cycles_run, exc)
+        except Exception:
+            logger.exception("sync cycle %d failed unexpectedly", self.cycles_run)
+        finally:
+            self.last_exit_code = code
+            with self._guard:
+                self._cycle_stop = None
+                self._cycle_started = None
+                self._idle.set()
+
+    # -- limits ------------------------------------------------------------------------------------
+
+    def _enforce_time_limit(self) -> None:
+        with self._guard:
+            started, cycle_stop = self._cycle_started, self._cycle_stop
+        if started is None or cycle_stop is None:
+            return
+        elapsed = time.monotonic() - started
+        limit = self._schedule.max_cycle_seconds
+        if elapsed > limit and not self._limit_hit:
+            self._limit_hit = True
+            logger.warning("sync cycle ran over its %s limit: asking it to stop", _duration(limit))
+            cycle_stop.set()
+        if elapsed > limit + self._schedule.stop_grace_seconds:
+            self._give_up("ran over its time limit and did not stop within %.0f s")
+
+    def _give_up(self, why: str) -> None:
+        if self._gave_up:
+            return
+        self._gave_up = True
+        logger.critical(
+            "the sync cycle " + why + "; exiting so the service manager can restart a clean agent",
+            self._schedule.stop_grace_seconds,
+        )
+        self._hard_exit(EXIT_FAILURE)
+        self._stop.set()  # only reached when hard_exit was replaced (tests)
+
+    # -- waiting for a human -----------------------------------------------------------------------
+
+    def _session_mtime(self) -> float:
+        if self._session_path is None:
+            return 0.0
+        try:
+            return self._session_path.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    def _login_still_needed(self) -> bool:
+        """True until the session file changes (the seller ran `login --interactive`): no retry loop."""
+        if self._waiting_for_login is None:
+            return False
+        if self._session_mtime() != self._waiting_for_login:
+            logger.info("a new backend session was saved: resuming sync cycles")
+            self._waiting_for_login = None
+            return False
+        return True
+
+    # -- status for `blacklist-agent status` --------------------------------------------------------
+
+    def _write_status(self, *, running: bool) -> None:
+        if self._status_path is None:
+            return
+        next_run = None
+        if running and self._scheduler is not None and self._scheduler.running:
+            job = self._scheduler.get_job("sync")
+            if job is not None and job.next_run_time is not None:
+                next_run = job.next_run_time.astimezone(UTC).isoformat()
+        data = {
+            "pid": os.getpid() if running else None,
+            "running": running,
+            "updated_at": _utcnow().isoformat(),
+            "cycles_run": self.cycles_run,
+            "last_exit_code": self.last_exit_code,
+            "waiting_for_human_login": self._waiting_for_login is not None,
+            "next_run_at": next_run,
+        }
+        tmp = self._status_path.with_suffix(".tmp")
+        try:
+            tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+            tmp.replace(self._status_path)
+        except OSError as exc:
+            logger.warning("could not write %s: %s", self._status_path, exc)
+
+
+def read_runner_status(status_path: Path) -> dict[str, Any] | None:
+    """What the background agent last wrote about itself (None when it never ran)."""
+    try:
+        data = json.loads(status_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{int(seconds // 60)} min"
+    return f"{seconds:g} s"
+
+
+def install_signal_handlers(runner: Runner) -> Callable[[], None]:
+    """Route SIGINT/SIGTERM (and SIGBREAK on Windows) to `runner.request_stop`; returns an undo function."""
+    previous: dict[int, Any] = {}
+
+    def handler(signum: int, _frame: object) -> None:
+        runner.request_stop(f"received {signal.Signals(signum).name}")
+
+    for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
+        signum = getattr(signal, name, None)
+        if signum is not None:
+            previous[signum] = signal.signal(signum, handler)
+
+    def restore() -> None:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+    return restore

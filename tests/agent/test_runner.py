@@ -1,0 +1,225 @@
+"""The background agent's scheduler: a real APScheduler with intervals of a fraction of a second."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from agent.errors import LoginNeedsHuman
+from agent.runner import AlreadyRunning, InstanceLock, Runner, Schedule, install_signal_handlers
+
+FAST = Schedule(
+    interval_seconds=0.2,
+    jitter_seconds=0,
+    max_cycle_seconds=30,
+    misfire_grace_seconds=5,
+    stop_grace_seconds=5,
+)
+
+
+class LedgerCycle:
+    """A real little cycle: applies numbered actions to a SQLite ledger, checking the stop event between
+    actions like the sync engine does. `stop_after_cycles` asks the runner to stop from inside."""
+
+    def __init__(self, db: Path, *, actions: int = 3, action_seconds: float = 0.0) -> None:
+        self.db = db
+        self.actions = actions
+        self.action_seconds = action_seconds
+        self.calls = 0
+        self.started = threading.Event()
+        with sqlite3.connect(db) as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS ledger (cycle INTEGER, action INTEGER, done INTEGER)")
+
+    def __call__(self, stop: threading.Event) -> bool:
+        self.calls += 1
+        self.started.set()
+        with sqlite3.connect(self.db) as conn:
+            for action in range(self.actions):
+                if stop.is_set():
+                    return True
+                conn.execute("INSERT INTO ledger VALUES (?, ?, 0)", (self.calls, action))
+                conn.commit()
+                stop.wait(self.action_seconds)  # the action's I/O; a stop request does not cut it short
+                conn.execute(
+                    "UPDATE ledger SET done = 1 WHERE cycle = ? AND action = ?", (self.calls, action)
+                )
+                conn.commit()
+        return True
+
+    def rows(self) -> list[tuple[int, int, int]]:
+        with sqlite3.connect(self.db) as conn:
+            return list(conn.execute("SELECT cycle, action, done FROM ledger ORDER BY cycle, action"))
+
+
+def stop_when(runner: Runner, condition: object, *, timeout: float = 10) -> None:
+    """Ask the runner to stop (from another thread, like a signal would) once `condition()` holds."""
+
+    def watch() -> None:
+        for _ in range(int(timeout / 0.02)):
+            if condition():  # type: ignore[operator]
+                break
+            threading.Event().wait(0.02)
+        runner.request_stop("test")
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def test_first_cycle_runs_at_start_then_every_interval(tmp_path: Path) -> None:
+    cycle = LedgerCycle(tmp_path / "ledger.db")
+    runner = Runner(cycle, FAST)
+    stop_when(runner, lambda: cycle.calls >= 3)
+
+    assert runner.run_forever() == 0
+    assert cycle.calls >= 3
+    assert all(done for _, _, done in cycle.rows())
+
+
+def test_stop_request_finishes_the_current_action_and_exits_zero(tmp_path: Path) -> None:
+    cycle = LedgerCycle(tmp_path / "ledger.db", actions=50, action_seconds=0.05)
+    runner = Runner(cycle, FAST)
+    stop_when(runner, lambda: len(cycle.rows()) >= 3)
+
+    assert runner.run_forever() == 0
+    rows = cycle.rows()
+    assert 3 <= len(rows) < 50  # stopped early ...
+    assert all(done for _, _, done in rows)  # ... but never half-way through an action
+    assert cycle.calls == 1
+
+
+def test_sigterm_stops_the_agent_cleanly(tmp_path: Path) -> None:
+    cycle = LedgerCycle(tmp_path / "ledger.db", actions=50, action_seconds=0.05)
+    runner = Runner(cycle, FAST)
+    restore = install_signal_handlers(runner)
+
+    def terminate_once_started() -> None:
+        cycle.started.wait(10)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=terminate_once_started, daemon=True).start()
+    try:
+        assert runner.run_forever() == 0
+    finally:
+        restore()
+    assert all(done for _, _, done in cycle.rows())
+    assert len(cycle.rows()) < 50
+
+
+def test_cycle_over_its_time_limit_is_asked_to_stop_and_reported_as_failed(tmp_path: Path) -> None:
+    cycle = LedgerCycle(tmp_path / "ledger.db", actions=1000, action_seconds=0.05)
+    runner = Runner(cycle, Schedule(max_cycle_seconds=0.3, stop_grace_seconds=5))
+
+    assert runner.run_once() == 1
+    assert 0 < len(cycle.rows()) < 1000
+    assert all(done for _, _, done in cycle.rows())
+
+
+def test_cycle_ignoring_its_time_limit_ends_the_process_non_zero(tmp_path: Path) -> None:
+    release = threading.Event()
+    exits: list[int] = []
+
+    def stuck_cycle(stop: threading.Event) -> bool:
+        release.wait(10)  # a hung browser call: never looks at `stop`
+        return True
+
+    def hard_exit(code: int) -> None:
+        exits.append(code)
+        release.set()
+
+    runner = Runner(stuck_cycle, Schedule(max_cycle_seconds=0.2, stop_grace_seconds=0.3), hard_exit=hard_exit)
+
+    assert runner.run_once() == 1
+    assert exits == [1]
+
+
+def test_login_needing_a_human_is_not_retried_until_a_new_session_is_saved(tmp_path: Path) -> None:
+    session = tmp_path / "storage_state.json"
+    session.write_text("{}")
+    calls: list[int] = []
+
+    def cycle(stop: threading.Event) -> bool:
+        calls.append(1)
+        if len(calls) == 1:
+            raise LoginNeedsHuman("one-time code required", page="login")
+        return True
+
+    runner = Runner(cycle, FAST, session_path=session)
+    skipped_enough = threading.Event()
+
+    def seller_logs_in() -> None:
+        threading.Event().wait(1.0)  # five intervals go by with no new attempt
+        skipped_enough.set()
+        os.utime(session, (1, 1))  # `login --interactive` saved a new session
+
+    threading.Thread(target=seller_logs_in, daemon=True).start()
+    stop_when(runner, lambda: len(calls) >= 2)
+
+    assert runner.run_forever() == 0
+    assert skipped_enough.is_set()
+    assert len(calls) == 2
+
+
+def test_run_once_exit_codes_say_success_partial_or_human_needed(tmp_path: Path) -> None:
+    def needs_human(stop: threading.Event) -> bool:
+        raise LoginNeedsHuman("one-time code required")
+
+    assert Runner(lambda stop: True, FAST).run_once() == 0
+    assert Runner(lambda stop: False, FAST).run_once() == 1
+    assert Runner(needs_human, FAST).run_once() == 1
+
+
+def test_status_file_tells_when_the_next_cycle_runs(tmp_path: Path) -> None:
+    from agent.runner import read_runner_status
+
+    status = tmp_path / "agent-run.json"
+    cycle = LedgerCycle(tmp_path / "ledger.db")
+    runner = Runner(cycle, FAST, status_path=status)
+    seen: list[dict[str, object]] = []
+
+    def running() -> bool:
+        data = read_runner_status(status)
+        if data and data["running"]:
+            seen.append(data)
+        return bool(seen)
+
+    stop_when(runner, running)
+    assert runner.run_forever() == 0
+    assert seen[0]["pid"] == os.getpid()
+    assert seen[0]["next_run_at"]
+    assert read_runner_status(status)["running"] is False  # type: ignore[index]
+
+
+HOLD_LOCK = """
+import sys
+from pathlib import Path
+from agent.runner import InstanceLock
+with InstanceLock(Path(sys.argv[1])):
+    print("locked", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_second_agent_on_the_same_data_dir_is_refused_naming_the_first(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(AlreadyRunning) as refused:
+            InstanceLock(tmp_path).acquire()
+        assert str(tmp_path) in str(refused.value)
+        assert str(holder.pid) in str(refused.value)
+    finally:
+        holder.communicate("", timeout=10)
+    with InstanceLock(tmp_path):  # free again once the first agent is gone
+        pass
