@@ -1,0 +1,144 @@
+"""The local policy: which shared entries this store trusts enough to blacklist automatically.
+
+Pure functions over plain data (rule 2, consensus before action; rule 3, the seller always wins; rule 4,
+retractions propagate). The sync engine feeds them the pooled list, the store's blacklist, the allowlist
+and order counts, and acts on what they return.
+
+Reasons: when `reasons` is set, only reporters who gave one of those reasons count towards
+`min_reporters` (each store has one report per buyer, so the hub's per-reason counts add up to its
+reporter count). "At least 2 stores for fraud or chargeback" is thus expressible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.hub_models import SharedEntry
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    min_reporters: int = 2
+    min_score: int | None = None
+    reasons: frozenset[str] = frozenset()
+    protect_min_orders: int = 3
+    max_new_per_sync: int = 200
+
+    @classmethod
+    def from_settings(cls, policy: Any) -> Policy:
+        """Build from `Settings.policy` (agent.config.PolicySettings)."""
+        return cls(
+            min_reporters=policy.min_reporters,
+            min_score=policy.min_score,
+            reasons=frozenset(policy.reasons),
+            protect_min_orders=policy.protect_min_orders,
+            max_new_per_sync=policy.max_new_per_sync,
+        )
+
+
+def qualifying_reporters(entry: SharedEntry, policy: Policy) -> int:
+    """Reporters that count for this policy: all of them, or those whose reason is allowed."""
+    if not policy.reasons:
+        return entry.reporters
+    return sum(count for reason, count in entry.reasons.items() if reason in policy.reasons)
+
+
+def why_not(entry: SharedEntry | None, policy: Policy) -> str | None:
+    """None when the entry passes the policy, else a sentence saying why it does not."""
+    if entry is None:
+        return "no longer on the shared list"
+    counted = qualifying_reporters(entry, policy)
+    if counted < policy.min_reporters:
+        which = "reporters" if not policy.reasons else "reporters with an allowed reason"
+        return f"{counted} {which}, policy needs {policy.min_reporters}"
+    if policy.min_score is not None and entry.score < policy.min_score:
+        return f"score {entry.score} below the policy minimum {policy.min_score}"
+    return None
+
+
+def passes(entry: SharedEntry | None, policy: Policy) -> bool:
+    return why_not(entry, policy) is None
+
+
+def by_priority(entries: Iterable[SharedEntry]) -> list[SharedEntry]:
+    """Highest score first; more reporters, then member id, break ties so runs are repeatable."""
+    return sorted(entries, key=lambda e: (-e.score, -e.reporters, e.member_id))
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewItem:
+    """A buyer who passes the policy but is a good customer here: the seller decides, not the agent."""
+
+    entry: SharedEntry
+    completed_orders: int
+
+
+@dataclass(slots=True)
+class Decision:
+    to_add: list[SharedEntry] = field(default_factory=list)
+    review: list[ReviewItem] = field(default_factory=list)
+    deferred: list[SharedEntry] = field(default_factory=list)  # over max_new_per_sync: next cycle
+    skipped_allowlisted: int = 0
+    skipped_rejected: int = 0
+
+
+def decide(
+    entries: Iterable[SharedEntry],
+    *,
+    policy: Policy,
+    blacklisted: set[str],
+    allowlisted: set[str],
+    completed_orders: Mapping[str, int],
+    rejected: Mapping[str, str] | None = None,
+) -> Decision:
+    """Which shared buyers to blacklist now, which to flag for review, and which wait for the next cycle.
+
+    `rejected` maps member ids to the name the backend refused (name mismatch, unknown buyer): the same
+    entry is not retried until the hub's name for it changes.
+    """
+    rejected = rejected or {}
+    decision = Decision()
+    eligible: list[SharedEntry] = []
+    for entry in entries:
+        if entry.member_id in blacklisted or not passes(entry, policy):
+            continue
+        if entry.member_id in allowlisted:
+            decision.skipped_allowlisted += 1
+            continue
+        if rejected.get(entry.member_id) == entry.name:
+            decision.skipped_rejected += 1
+            continue
+        orders = completed_orders.get(entry.member_id, 0)
+        if policy.protect_min_orders and orders >= policy.protect_min_orders:
+            decision.review.append(ReviewItem(entry, orders))
+            continue
+        eligible.append(entry)
+    ranked = by_priority(eligible)
+    decision.to_add = ranked[: policy.max_new_per_sync]
+    decision.deferred = ranked[policy.max_new_per_sync :]
+    decision.review = sorted(decision.review, key=lambda r: (-r.entry.score, r.entry.member_id))
+    return decision
+
+
+@dataclass(frozen=True, slots=True)
+class Retraction:
+    member_id: str
+    name: str
+    why: str
+
+
+def retractions(
+    agent_entries: Mapping[str, str], shared: Mapping[str, SharedEntry], policy: Policy
+) -> list[Retraction]:
+    """Entries the agent added (member id → name) whose shared entry no longer passes (rule 4).
+
+    Only agent-added entries are ever given here; manual entries are the seller's and never retracted.
+    """
+    out = []
+    for member_id, name in sorted(agent_entries.items()):
+        why = why_not(shared.get(member_id), policy)
+        if why is not None:
+            out.append(Retraction(member_id, name, why))
+    return out

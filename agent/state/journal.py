@@ -1,0 +1,215 @@
+"""The local state's records of what the agent did and why: intents, the audit log, alerts, the review
+list, refusals by the backend, and past cycles (rule 5: every automatic action has provenance)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, Literal
+
+from agent.diff import PendingIntent
+from agent.hub_models import SharedEntry
+from agent.models import Order
+from agent.policy import ReviewItem
+from agent.state.db import Database, dumps, from_iso, iso, now
+from agent.state.records import Alert, AuditRecord, CycleRecord, ReviewRecord
+
+
+class Journal(Database):
+    # --- intents ------------------------------------------------------------------------------------
+    def record_intent(
+        self,
+        action: Literal["add", "remove"],
+        member_id: str,
+        name: str,
+        *,
+        why: str,
+        provenance: dict[str, Any] | None = None,
+        score: int | None = None,
+    ) -> int:
+        cursor = self.execute(
+            "INSERT INTO intents (action, member_id, name, why, provenance, score, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (action, member_id, name, why, dumps(provenance) if provenance else None, score, iso(now())),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def settle_intent(
+        self, intent_id: int, status: Literal["done", "failed", "abandoned"], outcome: str
+    ) -> None:
+        self.execute(
+            "UPDATE intents SET status = ?, outcome = ?, finished_at = ? WHERE id = ?",
+            (status, outcome, iso(now()), intent_id),
+        )
+
+    def pending_intents(self) -> list[PendingIntent]:
+        rows = self.execute("SELECT * FROM intents WHERE status = 'pending' ORDER BY id")
+        return [
+            PendingIntent(
+                r["id"],
+                r["action"],
+                r["member_id"],
+                r["name"],
+                why=r["why"],
+                provenance=json.loads(r["provenance"]) if r["provenance"] else None,
+                score=r["score"],
+            )
+            for r in rows
+        ]
+
+    # --- audit log ----------------------------------------------------------------------------------
+    def audit(self, action: str, member_id: str, name: str | None, details: dict[str, Any]) -> None:
+        self.execute(
+            "INSERT INTO audit (at, action, member_id, name, details) VALUES (?, ?, ?, ?, ?)",
+            (iso(now()), action, member_id, name, dumps(details)),
+        )
+
+    def audit_log(self, *, member_id: str | None = None, limit: int = 100) -> list[AuditRecord]:
+        where, params = ("WHERE member_id = ?", (member_id, limit)) if member_id else ("", (limit,))
+        rows = self.execute(
+            f"SELECT * FROM audit {where} ORDER BY id DESC LIMIT ?",  # noqa: S608
+            params,
+        )
+        return [
+            AuditRecord(
+                r["id"],
+                from_iso(r["at"]) or now(),
+                r["action"],
+                r["member_id"],
+                r["name"],
+                json.loads(r["details"]),
+            )
+            for r in rows
+        ]
+
+    # --- alerts -------------------------------------------------------------------------------------
+    def raise_alert(self, order: Order, entry: SharedEntry) -> Alert | None:
+        """Record an order from a buyer on the pooled list; None when that order was already alerted."""
+        cursor = self.execute(
+            "INSERT OR IGNORE INTO alerts (order_id, member_id, name, order_created_at, reporters, score, "
+            "reasons, raised_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                order.order_id,
+                order.member_id,
+                order.buyer_name,
+                iso(order.created_at),
+                entry.reporters,
+                entry.score,
+                dumps(dict(entry.reasons)),
+                iso(now()),
+            ),
+        )
+        if not cursor.rowcount:
+            return None
+        return Alert(
+            order.order_id,
+            order.member_id,
+            order.buyer_name,
+            order.created_at,
+            entry.reporters,
+            entry.score,
+            dict(entry.reasons),
+        )
+
+    def alerts(self, *, limit: int = 50) -> list[Alert]:
+        rows = self.execute("SELECT * FROM alerts ORDER BY order_created_at DESC LIMIT ?", (limit,))
+        return [
+            Alert(
+                r["order_id"],
+                r["member_id"],
+                r["name"],
+                from_iso(r["order_created_at"]) or now(),
+                r["reporters"],
+                r["score"],
+                json.loads(r["reasons"]),
+            )
+            for r in rows
+        ]
+
+    # --- review list --------------------------------------------------------------------------------
+    def set_review(self, items: Iterable[ReviewItem]) -> None:
+        """Replace the review list with this cycle's, keeping when each buyer was first flagged."""
+        items = list(items)
+        keep = [i.entry.member_id for i in items]
+        marks = ",".join("?" * len(keep))
+        self.execute(f"DELETE FROM review WHERE member_id NOT IN ({marks})", keep)  # noqa: S608
+        for item in items:
+            e = item.entry
+            self.execute(
+                "INSERT INTO review (member_id, name, reporters, score, reasons, completed_orders, "
+                "flagged_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (member_id) DO UPDATE SET "
+                "name = excluded.name, "
+                "reporters = excluded.reporters, score = excluded.score, reasons = excluded.reasons, "
+                "completed_orders = excluded.completed_orders",
+                (
+                    e.member_id,
+                    e.name,
+                    e.reporters,
+                    e.score,
+                    dumps(dict(e.reasons)),
+                    item.completed_orders,
+                    iso(now()),
+                ),
+            )
+
+    def review_list(self) -> list[ReviewRecord]:
+        rows = self.execute("SELECT * FROM review ORDER BY score DESC, member_id")
+        return [
+            ReviewRecord(
+                r["member_id"],
+                r["name"],
+                r["reporters"],
+                r["score"],
+                json.loads(r["reasons"]),
+                r["completed_orders"],
+                from_iso(r["flagged_at"]) or now(),
+            )
+            for r in rows
+        ]
+
+    # --- refusals by the backend ----------------------------------------------------------------------
+    def record_rejection(self, member_id: str, name: str, outcome: str, message: str) -> None:
+        self.execute(
+            "INSERT OR REPLACE INTO rejected (member_id, name, outcome, message, at) VALUES (?, ?, ?, ?, ?)",
+            (member_id, name, outcome, message, iso(now())),
+        )
+
+    def rejections(self) -> dict[str, str]:
+        """member id → the name the backend refused."""
+        return {r["member_id"]: r["name"] for r in self.execute("SELECT member_id, name FROM rejected")}
+
+    # --- cycles -------------------------------------------------------------------------------------
+    def start_cycle(self, kind: str) -> int:
+        cursor = self.execute("INSERT INTO cycles (kind, started_at) VALUES (?, ?)", (kind, iso(now())))
+        return int(cursor.lastrowid or 0)
+
+    def finish_cycle(self, cycle_id: int, outcome: str, report: dict[str, Any]) -> None:
+        self.execute(
+            "UPDATE cycles SET finished_at = ?, outcome = ?, report = ? WHERE id = ?",
+            (iso(now()), outcome, dumps(report), cycle_id),
+        )
+
+    def last_cycle(self, kind: str | None = None) -> CycleRecord | None:
+        where, params = ("WHERE kind = ?", (kind,)) if kind else ("", ())
+        row = self.execute(
+            f"SELECT * FROM cycles {where} ORDER BY id DESC LIMIT 1",  # noqa: S608
+            params,
+        ).fetchone()
+        if row is None:
+            return None
+        return CycleRecord(
+            row["id"],
+            row["kind"],
+            from_iso(row["started_at"]) or now(),
+            from_iso(row["finished_at"]),
+            row["outcome"],
+            json.loads(row["report"]) if row["report"] else None,
+        )
+
+    def next_run_at(self) -> datetime | None:
+        """When the background agent plans its next cycle (it sets this; None when not running)."""
+        return from_iso(self.get_meta("next_run_at"))
+
+    def set_next_run_at(self, when: datetime | None) -> None:
+        self.set_meta("next_run_at", iso(when))

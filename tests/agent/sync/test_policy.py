@@ -1,0 +1,72 @@
+"""The local policy: consensus before action, the seller wins, good customers are protected."""
+
+from __future__ import annotations
+
+from agent.hub_models import SharedEntry
+from agent.policy import Policy, decide, passes, retractions
+
+
+def entry(member_id: str, reporters: int = 2, score: int = 50, **reasons: int) -> SharedEntry:
+    return SharedEntry(member_id, f"Buyer {member_id}", reporters, score, reasons or {"fraud": reporters})
+
+
+def test_two_reporters_pass_the_default_policy_and_one_does_not() -> None:
+    assert passes(entry("x", reporters=2), Policy())
+    assert not passes(entry("y", reporters=1), Policy())
+
+
+def test_min_score_is_applied_when_set() -> None:
+    assert not passes(entry("x", score=30), Policy(min_score=40))
+    assert passes(entry("x", score=40), Policy(min_score=40))
+
+
+def test_only_reporters_with_an_allowed_reason_count() -> None:
+    mixed = entry("x", reporters=2, fraud=1, abusive=1)
+    assert not passes(mixed, Policy(reasons=frozenset({"fraud"})))
+    assert passes(mixed, Policy(reasons=frozenset({"fraud", "abusive"})))
+
+
+def test_decide_skips_allowlisted_and_already_blacklisted_buyers() -> None:
+    d = decide(
+        [entry("a"), entry("b"), entry("c")],
+        policy=Policy(),
+        blacklisted={"a"},
+        allowlisted={"b"},
+        completed_orders={},
+    )
+    assert [e.member_id for e in d.to_add] == ["c"]
+    assert d.skipped_allowlisted == 1
+
+
+def test_good_customer_is_flagged_for_review_not_blacklisted() -> None:
+    d = decide(
+        [entry("loyal")], policy=Policy(), blacklisted=set(), allowlisted=set(), completed_orders={"loyal": 3}
+    )
+    assert d.to_add == []
+    assert [(r.entry.member_id, r.completed_orders) for r in d.review] == [("loyal", 3)]
+
+
+def test_at_most_max_new_per_sync_highest_score_first() -> None:
+    entries = [entry(f"m{i}", score=i) for i in range(10)]
+    d = decide(
+        entries, policy=Policy(max_new_per_sync=3), blacklisted=set(), allowlisted=set(), completed_orders={}
+    )
+    assert [e.member_id for e in d.to_add] == ["m9", "m8", "m7"]
+    assert len(d.deferred) == 7
+
+
+def test_a_name_the_backend_refused_is_not_retried_until_it_changes() -> None:
+    kwargs = {"policy": Policy(), "blacklisted": set(), "allowlisted": set(), "completed_orders": {}}
+    assert decide([entry("x")], rejected={"x": "Buyer x"}, **kwargs).to_add == []  # type: ignore[arg-type]
+    renamed = SharedEntry("x", "Real Name", 2, 50, {"fraud": 2})
+    assert decide([renamed], rejected={"x": "Buyer x"}, **kwargs).to_add == [renamed]  # type: ignore[arg-type]
+
+
+def test_agent_entries_whose_shared_entry_fails_or_vanished_are_retracted() -> None:
+    shared = {"ok": entry("ok"), "weak": entry("weak", reporters=1)}
+    agent = {"ok": "Buyer ok", "weak": "Buyer weak", "gone": "Buyer gone"}
+    out = retractions(agent, shared, Policy())
+    assert [(r.member_id, r.why) for r in out] == [
+        ("gone", "no longer on the shared list"),
+        ("weak", "1 reporters, policy needs 2"),
+    ]

@@ -1,0 +1,79 @@
+"""The local state: schema versions, transactions, dry runs, the outbox and intents surviving a crash."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from agent.hub_models import Report
+from agent.models import BlacklistEntry
+from agent.state import SCHEMA_VERSION, LocalState, StateTooNew
+
+
+def test_new_state_file_gets_the_current_schema_version(tmp_path: Path) -> None:
+    with LocalState.open(tmp_path / "state.sqlite3") as state:
+        assert state.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_state_file_from_a_newer_agent_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    sqlite3.connect(path).execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(StateTooNew):
+        LocalState.open(path)
+
+
+def test_a_failed_transaction_leaves_nothing_behind() -> None:
+    state = LocalState.in_memory()
+
+    def fail_midway() -> None:
+        with state.transaction():
+            state.add_manual(BlacklistEntry("a", "A"))
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        fail_midway()
+    assert state.known_entries() == {}
+
+
+def test_a_dry_run_rolls_back_everything_written_inside() -> None:
+    state = LocalState.in_memory()
+    with state.dry_run():
+        with state.transaction():
+            state.add_manual(BlacklistEntry("a", "A"))
+        assert "a" in state.known_entries()  # visible inside, so the dry run computes like a real one
+    assert state.known_entries() == {}
+
+
+def test_the_latest_wish_per_buyer_wins_in_the_outbox() -> None:
+    state = LocalState.in_memory()
+    state.queue_report(Report("a", "A"))
+    state.queue_withdrawal("a", "A")
+    assert [(i.member_id, i.action) for i in state.outbox()] == [("a", "withdraw")]
+
+
+def test_outbox_and_pending_intents_survive_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    with LocalState.open(path) as state:
+        state.queue_report(Report("a", "A"))
+        state.record_intent("add", "x", "X", why="policy", provenance={"reporters": 2}, score=50)
+    with LocalState.open(path) as state:
+        assert [i.member_id for i in state.outbox()] == ["a"]
+        (intent,) = state.pending_intents()
+        assert (intent.action, intent.member_id, intent.provenance, intent.score) == (
+            "add",
+            "x",
+            {"reporters": 2},
+            50,
+        )
+        state.settle_intent(intent.id, "done", "added")
+        assert state.pending_intents() == []
+
+
+def test_counts_by_origin_separate_the_sellers_entries_from_the_agents() -> None:
+    state = LocalState.in_memory()
+    state.add_manual(BlacklistEntry("m", "M"))
+    state.add_agent("g", "G", provenance={"reporters": 2}, score=40)
+    assert state.counts_by_origin() == {"manual": 1, "agent": 1}
+    assert state.agent_entries()["g"].provenance == {"reporters": 2}
