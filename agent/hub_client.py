@@ -1,0 +1,286 @@
+"""The hub client: the only part of the agent that talks HTTP to the sharing hub (docs/hub-api.md).
+
+Behaviour worth knowing:
+- Retries transport errors, 5xx and 429 with exponential backoff and jitter, honouring `Retry-After`
+  (seconds or an HTTP date). A `Retry-After` longer than `max_wait` is not slept through inside a cycle:
+  the request fails with `HubRateLimited` (a `HubUnavailable`), so queued pushes stay queued.
+- A 429 or quota answer is an error, never an answer: `entry()` returns None only on a real 404.
+- The bearer token is never sent over plain HTTP except to a loopback address (`ConfigError` otherwise),
+  and redirects are not followed (a redirect could carry the token elsewhere).
+- `feed()` returns None on 304 (nothing new since the ETag) and raises `FeedCursorExpired` on 410.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Self
+
+import httpx
+
+from agent import __version__
+from agent.errors import ConfigError, HubRejected, HubUnavailable
+from agent.hub_models import FeedPage, PushCounts, Report, SharedEntry
+
+logger = logging.getLogger(__name__)
+
+POST_BATCH = 1000  # POST /v1/reports accepts 1..1000 reports
+SNAPSHOT_MAX = 10_000  # PUT /v1/reports accepts 0..10000
+MAX_BODY_BYTES = 1_000_000  # the hub refuses bodies over 1 MiB; stay a little under
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class HubRateLimited(HubUnavailable):
+    """The hub said 429 (rate limit or daily quota) and kept saying it; try again later."""
+
+    def __init__(self, message: str, *, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class FeedCursorExpired(HubRejected):
+    """410: the hub can no longer serve changes since this cursor; re-pull from 0."""
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_transport_security(url: str) -> None:
+    """Refuse to send a token over plain HTTP to anything but this machine."""
+    parsed = httpx.URL(url)
+    if parsed.scheme == "https":
+        return
+    if parsed.scheme == "http" and is_loopback(parsed.host):
+        return
+    raise ConfigError(
+        f"hub.url must use https:// (plain http is only allowed to a loopback address), got {parsed.scheme}://"
+        f"{parsed.host}",
+        key="hub.url",
+    )
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def describe_detail(detail: object) -> str:
+    """The hub's message in one line: FastAPI's `detail` is a string or a list of validation errors."""
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list):
+        parts = []
+        for item in detail[:5]:
+            if isinstance(item, dict):
+                loc = ".".join(str(p) for p in item.get("loc", []) if p != "body")
+                parts.append(f"{loc}: {item.get('msg', '')}".strip(": "))
+        more = f" (+{len(detail) - 5} more)" if len(detail) > 5 else ""
+        return "; ".join(parts) + more
+    return "" if detail is None else str(detail)
+
+
+def rejected_indexes(detail: object) -> set[int]:
+    """Which items of a batch a 422 names (`loc` like ["body", "reports", 3, "name"])."""
+    out: set[int] = set()
+    if isinstance(detail, list):
+        for item in detail:
+            loc = item.get("loc", []) if isinstance(item, dict) else []
+            for i, part in enumerate(loc[:-1]):
+                if part == "reports" and isinstance(loc[i + 1], int):
+                    out.add(loc[i + 1])
+    return out
+
+
+class HubClient:
+    """A small synchronous client for one hub and one seller token."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float = 20.0,
+        max_retries: int = 4,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        max_wait: float = 60.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        check_transport_security(base_url)
+        self.base_url = base_url.rstrip("/")
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.max_wait = max_wait
+        self._sleep = sleep
+        self.request_count = 0  # every HTTP request sent, retries included (benchmarks read it)
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {token}", "User-Agent": f"blacklist-agent/{__version__}"},
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Any, *, transport: httpx.BaseTransport | None = None) -> HubClient:
+        """The hub of `settings.hub`, with the token from the keyring (or its env fallback)."""
+        from agent.secrets import hub_token
+
+        if not settings.hub.url:
+            raise ConfigError("hub.url is not set: this agent has no hub to share with", key="hub.url")
+        check_transport_security(settings.hub.url)  # before the token is even read
+        return cls(
+            settings.hub.url, hub_token(settings), timeout=settings.hub.timeout_seconds, transport=transport
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- the API ------------------------------------------------------------------------------------
+    def me(self) -> dict[str, Any]:
+        return dict(self._send("GET", "/v1/me").json())
+
+    def push_reports(self, reports: Sequence[Report]) -> PushCounts:
+        """Upsert some of our reports (POST, in batches of 1000); re-sending confirms them."""
+        total = PushCounts()
+        for start in range(0, len(reports), POST_BATCH):
+            batch = reports[start : start + POST_BATCH]
+            body = {"reports": [r.to_json() for r in batch]}
+            total += PushCounts.from_json(self._send("POST", "/v1/reports", json=body).json())
+        return total
+
+    def put_snapshot(self, reports: Sequence[Report]) -> PushCounts:
+        """Replace our whole set of reports atomically (PUT); the hub withdraws the rest."""
+        if len(reports) > SNAPSHOT_MAX:
+            raise ValueError(
+                f"a snapshot holds at most {SNAPSHOT_MAX} reports; use share.push_large_snapshot"
+            )
+        body = {"reports": [r.to_json() for r in reports]}
+        return PushCounts.from_json(self._send("PUT", "/v1/reports", json=body).json())
+
+    def withdraw(self, member_id: str) -> bool:
+        """Withdraw one of our reports; False when the hub had none (already withdrawn: fine)."""
+        response = self._send("DELETE", f"/v1/reports/{member_id}", expected=(404,))
+        return response.status_code == 200
+
+    def feed(self, cursor: int, *, etag: str | None = None, limit: int = 1000) -> FeedPage | None:
+        """One page of changes after `cursor`; None when the ETag says nothing changed."""
+        headers = {"If-None-Match": etag} if etag else {}
+        response = self._send(
+            "GET", "/v1/feed", params={"cursor": cursor, "limit": limit}, headers=headers, expected=(304, 410)
+        )
+        if response.status_code == 304:
+            return None
+        if response.status_code == 410:
+            raise FeedCursorExpired(
+                f"the hub can no longer serve changes since cursor {cursor}", status_code=410, detail=None
+            )
+        return FeedPage.from_json(response.json(), response.headers.get("ETag"))
+
+    def entry(self, member_id: str) -> SharedEntry | None:
+        """The pooled entry for a buyer, or None when the hub has none (only a real 404 means that)."""
+        response = self._send("GET", f"/v1/entries/{member_id}", expected=(404,))
+        if response.status_code == 404:
+            return None
+        return SharedEntry.from_json(response.json())
+
+    def health(self) -> dict[str, Any]:
+        return dict(self._send("GET", "/healthz").json())
+
+    # --- transport discipline -------------------------------------------------------------------------
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        expected: Iterable[int] = (),
+    ) -> httpx.Response:
+        expected = frozenset(expected)
+        what = f"{method} {path}"
+        last_problem = "no answer"
+        retry_after: float | None = None
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                self._pause(attempt, retry_after)
+            retry_after = None
+            self.request_count += 1
+            try:
+                response = self._http.request(method, path, json=json, params=params, headers=headers)
+            except httpx.TransportError as exc:
+                last_problem = f"{type(exc).__name__}: {exc}"
+                logger.warning("hub %s failed (attempt %d): %s", what, attempt + 1, last_problem)
+                continue
+            status = response.status_code
+            if status < 300 or status in expected:
+                return response
+            if status in _RETRY_STATUSES:
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                last_problem = f"HTTP {status}"
+                logger.warning("hub %s answered %d (attempt %d)", what, status, attempt + 1)
+                if retry_after is not None and retry_after > self.max_wait:
+                    break  # a quota that resets later: do not hold the cycle hostage
+                continue
+            detail = _detail(response)
+            raise HubRejected(
+                f"the hub refused {what}: HTTP {status} {describe_detail(detail)}".rstrip(),
+                status_code=status,
+                detail=detail,
+            )
+        if last_problem == "HTTP 429":
+            raise HubRateLimited(
+                f"the hub is rate-limiting {what} (retry after {retry_after or 'a while'} s)",
+                retry_after=retry_after,
+            )
+        raise HubUnavailable(
+            f"the hub did not answer {what} after {self.max_retries + 1} attempts: {last_problem}"
+        )
+
+    def _pause(self, attempt: int, retry_after: float | None) -> None:
+        if retry_after is not None:
+            delay = retry_after
+        else:
+            delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+        if delay > 0:
+            self._sleep(delay)
+
+
+def _detail(response: httpx.Response) -> object:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:500]
+    return body.get("detail") if isinstance(body, dict) else body
