@@ -1,0 +1,14 @@
+"""The `blacklist-agent` command line. Each module below registers its commands on `app` when imported."""
+
+from __future__ import annotations
+
+from agent.cli import blacklist_cmds, doctor_cmd, setup_cmds  # noqa: F401  (they register commands)
+from agent.cli.app import app
+
+
+def main() -> None:
+    """Entry point of `blacklist-agent` and `python -m agent`."""
+    app(prog_name="blacklist-agent")
+
+
+__all__ = ["app", "main"]

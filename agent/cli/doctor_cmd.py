@@ -1,0 +1,186 @@
+"""`doctor`: check every part the agent depends on, one line each, with a hint for what fails.
+
+Checks run in dependency order; a check whose prerequisite failed is reported as skipped rather than
+failing again with a confusing message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import httpx
+import typer
+
+from agent.cli.app import (
+    EXIT_FAILURE,
+    JsonOption,
+    app,
+    cli_state,
+    config_path,
+    console,
+    print_json,
+    settings_from,
+)
+from agent.config import Settings
+from agent.errors import AgentError, KeyringUnavailable, LoginNeedsHuman, SecretMissing
+from agent.log import redact
+from agent.secrets import SecretName, backend_password, check_keyring, env_secret
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    status: str  # "ok", "fail" or "skip"
+    detail: str
+    hint: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "fail"
+
+
+class _CheckFailed(Exception):
+    def __init__(self, detail: str, hint: str = "") -> None:
+        super().__init__(detail)
+        self.hint = hint
+
+
+def _run(name: str, probe: Callable[[], str], hint: str) -> Check:
+    try:
+        return Check(name, "ok", probe())
+    except _CheckFailed as exc:
+        return Check(name, "fail", str(exc), exc.hint or hint)
+    except Exception as exc:  # doctor reports every failure instead of stopping at the first
+        logger.info("doctor check %r failed", name, exc_info=exc)
+        detail = str(exc) if isinstance(exc, AgentError) else f"{type(exc).__name__}: {exc}"
+        return Check(name, "fail", redact(detail.strip().splitlines()[0] if detail.strip() else detail), hint)
+
+
+def _selectors(settings: Settings) -> str:
+    from agent.backend.selectors import load_selectors
+
+    site = load_selectors(settings.backend.selectors, settings.backend.selectors_override)
+    return f"{site.name} layout {site.layout} ({site.source})"
+
+
+def _browser(settings: Settings) -> str:
+    from agent.backend.browser import launch_check
+
+    return launch_check(settings)
+
+
+def _reachable(url: str, timeout: float, *, healthz: bool = False) -> str:
+    try:
+        response = httpx.get(url, timeout=timeout, follow_redirects=True)
+    except httpx.HTTPError as exc:
+        raise _CheckFailed(f"{url}: {type(exc).__name__}: {exc}") from None
+    if response.status_code >= 500 or (healthz and response.status_code != 200):
+        raise _CheckFailed(f"{url} answered HTTP {response.status_code}")
+    return f"{url} answered HTTP {response.status_code}"
+
+
+def _keyring(settings: Settings) -> str:
+    try:
+        return check_keyring()
+    except KeyringUnavailable:
+        fallbacks = [n for n in SecretName if env_secret(n) is not None]
+        needed = [SecretName.BACKEND_PASSWORD] + ([SecretName.HUB_TOKEN] if settings.hub.url else [])
+        if all(n in fallbacks for n in needed):
+            return "no keyring, but the environment fallbacks provide every secret"
+        raise
+
+
+def _login(settings: Settings) -> str:
+    from agent.cli.app import open_store
+
+    try:
+        password = backend_password(settings)
+    except SecretMissing as exc:
+        raise _CheckFailed(str(exc), "run `blacklist-agent login`") from None
+    try:
+        with open_store(settings, password=password) as store:
+            store.ensure_session()
+    except LoginNeedsHuman as exc:
+        raise _CheckFailed(str(exc), "run `blacklist-agent login --interactive`") from None
+    return f"logged in as {settings.backend.username}"
+
+
+def run_checks(ctx: typer.Context) -> list[Check]:
+    checks: list[Check] = []
+    settings: Settings | None = None
+    try:
+        settings = settings_from(ctx)
+        checks.append(Check("config", "ok", str(config_path(ctx))))
+    except AgentError as exc:
+        checks.append(
+            Check("config", "fail", str(exc), "fix the key named above, or run `blacklist-agent init`")
+        )
+    if settings is None:
+        for name in ("selectors", "browser", "backend", "keyring", "login", "hub"):
+            checks.append(Check(name, "skip", "needs a valid config"))
+        return checks
+
+    s = settings
+    checks.append(
+        _run("selectors", lambda: _selectors(s), "check backend.selectors / backend.selectors_override")
+    )
+    checks.append(
+        _run(
+            "browser",
+            lambda: _browser(s),
+            "install Chromium (`playwright install chromium`, or the system package `chromium`), "
+            "or set browser.executable / browser.channel",
+        )
+    )
+    backend = _run(
+        "backend",
+        lambda: _reachable(s.backend.base_url, s.backend.timeout_seconds),
+        "check backend.base_url and the network",
+    )
+    checks.append(backend)
+    keyring = _run("keyring", lambda: _keyring(s), "see the fixes listed above")
+    checks.append(keyring)
+    prerequisites = [c.name for c in checks if c.name in ("selectors", "browser", "backend") and c.failed]
+    if prerequisites:
+        checks.append(Check("login", "skip", "needs " + ", ".join(prerequisites)))
+    else:
+        checks.append(_run("login", lambda: _login(s), "run `blacklist-agent login`"))
+    if s.hub.url is None:
+        checks.append(Check("hub", "skip", "hub.url is not set (the agent works alone)"))
+    else:
+        hub_url = s.hub.url
+        checks.append(
+            _run(
+                "hub",
+                lambda: _reachable(f"{hub_url}/healthz", s.hub.timeout_seconds, healthz=True),
+                "check hub.url and the network",
+            )
+        )
+    return checks
+
+
+_MARKS = {"ok": "[green]ok  [/]", "fail": "[bold red]FAIL[/]", "skip": "[dim]skip[/]"}
+
+
+@app.command()
+def doctor(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """Check config, selectors, browser, backend, keyring, login and hub; one line each."""
+    checks = run_checks(ctx)
+    if json_output:
+        print_json([asdict(c) for c in checks])
+    else:
+        from rich.markup import escape
+
+        for check in checks:
+            line = f"{_MARKS[check.status]} {check.name:<9} {escape(check.detail)}"
+            if check.failed and check.hint:
+                line += f"\n          [yellow]hint:[/] {escape(check.hint)}"
+            console.print(line, soft_wrap=True)
+    if any(c.failed for c in checks):
+        if cli_state(ctx).verbosity == 0 and not json_output:
+            console.print("(details of each failure are in the log file; -v shows them here)", style="dim")
+        raise typer.Exit(EXIT_FAILURE)

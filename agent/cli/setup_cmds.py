@@ -1,0 +1,188 @@
+"""Setting an agent up: `init` (the config file), `login` (the backend password), `secrets`."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from agent.cli.app import (
+    EXIT_USAGE,
+    app,
+    config_path,
+    console,
+    err_console,
+    fail,
+    open_store,
+    read_secret_input,
+    settings_from,
+    warn,
+)
+from agent.cli.config_template import example_path, fill_template
+from agent.config import load_settings
+from agent.errors import ConfigError, KeyringUnavailable
+from agent.secrets import (
+    SecretName,
+    delete_secret,
+    describe_keyring,
+    env_secret,
+    store_secret,
+    usable_keyring,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    base_url: Annotated[
+        str, typer.Option("--base-url", prompt="Seller backend URL", help="The seller backend's address.")
+    ],
+    username: Annotated[
+        str, typer.Option("--username", prompt="Seller login", help="Your seller login on that backend.")
+    ],
+    selectors: Annotated[
+        str | None,
+        typer.Option("--selectors", help="Selectors file: a shipped stem (mock-v1, mock-v2) or a path."),
+    ] = None,
+    hub_url: Annotated[str | None, typer.Option("--hub-url", help="The sharing hub's address.")] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="Where this agent keeps its state (one per agent on a machine)."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing config file.")] = False,
+) -> None:
+    """Write a commented config file (every key explained, your values filled in)."""
+    path = config_path(ctx)
+    if path.exists() and not force:
+        raise fail(f"{path} already exists; use --force to overwrite it")
+    values: dict[str, dict[str, object]] = {"backend": {"base_url": base_url, "username": username}}
+    if selectors:
+        values["backend"]["selectors"] = selectors
+    if hub_url:
+        values["hub"] = {"url": hub_url}
+    if data_dir is not None:
+        values[""] = {"data_dir": data_dir.expanduser().absolute()}
+    text = fill_template(example_path().read_text(encoding="utf-8"), values)
+
+    # Validate before replacing anything: a bad --base-url must not leave a broken file behind.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(path.name + ".new")
+    draft.write_text(text, encoding="utf-8")
+    try:
+        settings = load_settings(draft)
+    except ConfigError as exc:
+        draft.unlink()
+        raise ConfigError(str(exc).replace(str(draft), str(path)), key=exc.key) from None
+    draft.replace(path)
+    console.print(f"Wrote {path}")
+    console.print(f"  backend {settings.backend.base_url} as {settings.backend.username}")
+    console.print(f"  data dir {settings.data_dir}")
+    console.print("Next: `blacklist-agent login` to store the password, then `blacklist-agent doctor`.")
+
+
+@app.command()
+def login(
+    ctx: typer.Context,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
+    ] = False,
+    interactive: Annotated[
+        bool,
+        typer.Option(
+            "--interactive",
+            help="For a one-time code: open a visible browser (or, with no display, ask for the code here).",
+        ),
+    ] = False,
+) -> None:
+    """Store the backend password in the keyring after checking it by logging in."""
+    from agent.backend.browser import display_available
+
+    settings = settings_from(ctx)
+    backend = settings.backend
+    # Find out before the (slow) login whether the password can be kept at all.
+    keyring_problem: KeyringUnavailable | None = None
+    try:
+        usable_keyring(SecretName.BACKEND_PASSWORD)
+    except KeyringUnavailable as exc:
+        if env_secret(SecretName.BACKEND_PASSWORD) is None:
+            raise
+        keyring_problem = exc
+
+    password = read_secret_input(
+        from_stdin=password_stdin, prompt=f"Password for {backend.username} at {backend.base_url}"
+    )
+    headless: bool | None = None
+    otp_prompt = None
+    if interactive:
+        if display_available():
+            headless = False  # the seller completes any second step in the visible browser
+        else:
+
+            def otp_prompt() -> str:
+                return str(typer.prompt("One-time code sent by the backend")).strip()
+
+    with (
+        err_console.status(f"Logging in to {backend.base_url} as {backend.username}"),
+        open_store(settings, password=password, otp_prompt=otp_prompt, headless=headless) as store,
+    ):
+        store.ensure_session()
+    console.print(f"Logged in to {backend.base_url} as {backend.username}; session saved.")
+    if keyring_problem is not None:
+        warn(
+            "the password was NOT stored (no usable keyring); the agent keeps using "
+            f"${SecretName.BACKEND_PASSWORD.env_var}"
+        )
+        return
+    store_secret(settings, SecretName.BACKEND_PASSWORD, password)
+    console.print(f"Password stored in the keyring ({describe_keyring(usable_keyring())}).")
+    if env_secret(SecretName.BACKEND_PASSWORD) is not None:
+        warn(f"${SecretName.BACKEND_PASSWORD.env_var} is set and takes precedence over the keyring")
+
+
+secrets_app = typer.Typer(
+    help="Store or delete the agent's secrets (backend password, hub token) in the OS keyring.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(secrets_app, name="secrets")
+
+
+@secrets_app.command("set")
+def secrets_set(
+    ctx: typer.Context,
+    name: Annotated[SecretName, typer.Argument(help="hub-token or backend-password.")],
+    stdin: Annotated[
+        bool, typer.Option("--stdin", help="Read the value from the first line of stdin.")
+    ] = False,
+) -> None:
+    """Store a secret in the keyring (prompted without echo, or read from stdin)."""
+    settings = settings_from(ctx)
+    if name is SecretName.HUB_TOKEN and settings.hub.url is None:
+        raise fail(
+            "hub.url is not set in the config; set it first (the token is kept per hub)", code=EXIT_USAGE
+        )
+    value = read_secret_input(from_stdin=stdin, prompt=f"Value of {name.value}")
+    store_secret(settings, name, value)
+    console.print(f"Stored the {name.label} in the keyring.")
+    if name is SecretName.BACKEND_PASSWORD:
+        console.print("Check it with `blacklist-agent doctor` (or store it with `login`, which checks it).")
+    if os.environ.get(name.env_var):
+        warn(f"${name.env_var} is set and takes precedence over the keyring")
+
+
+@secrets_app.command("delete")
+def secrets_delete(
+    ctx: typer.Context,
+    name: Annotated[SecretName, typer.Argument(help="hub-token or backend-password.")],
+) -> None:
+    """Delete a secret from the keyring."""
+    settings = settings_from(ctx)
+    if delete_secret(settings, name):
+        console.print(f"Deleted the {name.label} from the keyring.")
+    else:
+        console.print(f"No {name.label} was stored; nothing to delete.")
