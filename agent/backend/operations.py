@@ -1,0 +1,239 @@
+"""What the agent does on a seller backend, as async steps over a `Runtime`.
+
+Reads stream rows page by page. Changes prove the page before they submit anything (the confirmation
+form, the row's removal form) and report what the backend's answer page says, never what was hoped for.
+A batch proves the layout on its first buyer before fanning out to `browser.concurrency` workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from urllib.parse import urlencode
+
+from playwright.async_api import Page
+
+from agent.backend.html import Form, PageView, clean
+from agent.backend.pages import BuyerPage, PageObject
+from agent.backend.runtime import Runtime
+from agent.backend.transport import Fetched
+from agent.errors import BackendError, SessionExpired
+from agent.models import BlacklistEntry, BlacklistResult, Customer, Order, RemovalOutcome
+
+logger = logging.getLogger(__name__)
+
+
+class Operations:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    # -- reading ---------------------------------------------------------------------------------
+    async def blacklist(self) -> list[BlacklistEntry]:
+        entries: list[BlacklistEntry] = []
+        async for listing in self.rt.paginate(self.rt.customers, "blacklisted"):
+            entries.extend(self.rt.customers.entries(listing))
+        return entries
+
+    async def customers(self) -> AsyncIterator[tuple[list[Customer], int | None]]:
+        async for listing in self.rt.paginate(self.rt.customers, "customers"):
+            yield self.rt.customers.customers(listing), listing.total
+
+    async def orders(self, newer_than: datetime | None) -> list[Order]:
+        params: dict[str, object] = {}
+        url_name = "orders"
+        if newer_than is not None and self.rt.site.has_url("orders_since"):
+            url_name, params = "orders_since", {"created_after": newer_than.isoformat()}
+        found: list[Order] = []
+        async for listing in self.rt.paginate(self.rt.orders, url_name, **params):
+            page_orders = self.rt.orders.orders(listing)
+            fresh = [o for o in page_orders if newer_than is None or o.created_at > newer_than]
+            found.extend(fresh)
+            if len(fresh) < len(page_orders):
+                break  # newest first: the rest is older than the watermark
+        return found
+
+    async def buyer(self, member_id: str) -> tuple[str, str]:
+        po = self.rt.buyer
+        if po is None:
+            raise BackendError("this selectors file has no buyer page", page="buyer")
+        url = self.rt.transport.url("buyer", member_id=member_id)
+        return await self.rt.unit(lambda: self._read_buyer(po, url))
+
+    async def _read_buyer(self, po: BuyerPage, url: str) -> tuple[str, str]:
+        return po.buyer(await self.rt.view(po, url))
+
+    # -- blacklisting ----------------------------------------------------------------------------
+    async def blacklist_by_link(self, member_id: str, name: str) -> BlacklistResult:
+        url = self.rt.transport.url("blacklist_link", member_id=member_id, name=name)
+        return await self.rt.unit(lambda: self._confirm_flow(url, member_id, name))
+
+    async def _confirm_flow(self, url: str, member_id: str, name: str) -> BlacklistResult:
+        confirm = self.rt.confirm
+        if confirm.strategy == "browser":
+            async with self.rt.page() as page:
+                view = await self.rt.render(confirm, page, url, allow_error_status=True)
+                return await self._confirm(view, member_id, name, page)
+        view = await self.rt.fetch(confirm, url, allow_error_status=True)
+        return await self._confirm(view, member_id, name, None)
+
+    async def _confirm(self, view: PageView, member_id: str, name: str, page: Page | None) -> BlacklistResult:
+        """Answer from the confirmation page, or prove its form and submit it, then read the result."""
+        early = self.rt.confirm.early_outcome(view)
+        if early is not None:
+            return BlacklistResult(member_id, name, early, _message(view))
+        form = self.rt.confirm.confirmation(view, member_id)
+        fetched = await self._submit(self.rt.confirm, form, page, self.rt.confirm.css("confirm"))
+        outcome, message = self.rt.result.outcome(self.rt.result.view(fetched.url, fetched.text))
+        logger.info("blacklist %s: %s", member_id, outcome.value)
+        return BlacklistResult(member_id, name, outcome, message)
+
+    async def _submit(self, po: PageObject, form: Form, page: Page | None, click_css: str) -> Fetched:
+        """Submit a proven form: by clicking in the live page, or by replaying it with its fields."""
+        if page is not None:
+            async with page.expect_navigation(wait_until="domcontentloaded"):
+                await page.locator(click_css).first.click()
+            if self.rt.transport.is_login(page.url):
+                raise SessionExpired(
+                    f"page {po.name!r}: sent to the login page on submit", page=po.name, url=page.url
+                )
+            return Fetched(page.url, 200, await page.content())
+        if form.method == "post":
+            return await self.rt.transport.post_form(po.name, form.action, form.fields)
+        sep = "&" if "?" in form.action else "?"
+        return await self.rt.transport.get(po.name, f"{form.action}{sep}{urlencode(form.fields)}")
+
+    async def blacklist_many(self, buyers: Sequence[tuple[str, str]]) -> AsyncIterator[BlacklistResult]:
+        if not buyers:
+            return
+        # The first buyer alone: a layout that does not match fails here, before any other change.
+        yield await self.blacklist_by_link(*buyers[0])
+        queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        for buyer in buyers[1:]:
+            queue.put_nowait(buyer)
+        results: asyncio.Queue[BlacklistResult | BaseException] = asyncio.Queue()
+
+        async def worker() -> None:
+            while not queue.empty():
+                member_id, name = queue.get_nowait()
+                try:
+                    results.put_nowait(await self.blacklist_by_link(member_id, name))
+                except BaseException as exc:  # handed to the consumer, which stops the batch
+                    results.put_nowait(exc)
+                    return
+
+        workers = [asyncio.ensure_future(worker()) for _ in range(min(self.rt.concurrency, len(buyers) - 1))]
+        try:
+            for _ in range(len(buyers) - 1):
+                item = await results.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+    async def blacklist_from_order(self, order_id: str) -> BlacklistResult:
+        url = self.rt.transport.url("order_detail", order_id=order_id)
+        return await self.rt.unit(lambda: self._from_order(url))
+
+    async def _from_order(self, url: str) -> BlacklistResult:
+        po = self.rt.order_detail
+        if po.strategy == "browser":
+            async with self.rt.page() as page:
+                view = await self.rt.render(po, page, url)
+                member_id, name = po.buyer(view)
+                target, form = po.blacklist_request(view)
+                fetched = await self._submit(
+                    po, form or Form(target, "get", {}), page, po.css("blacklist_action")
+                )
+                return await self._after_action(fetched, member_id, name, page)
+        view = await self.rt.fetch(po, url)
+        member_id, name = po.buyer(view)
+        target, form = po.blacklist_request(view)
+        fetched = await self._submit(po, form or Form(target, "get", {}), None, "")
+        return await self._after_action(fetched, member_id, name, None)
+
+    async def _after_action(
+        self, fetched: Fetched, member_id: str, name: str, page: Page | None
+    ) -> BlacklistResult:
+        """An order's blacklist action leads to the confirmation page or straight to the result."""
+        confirm_view = self.rt.confirm.view(fetched.url, fetched.text)
+        if confirm_view.exists("form") and confirm_view.exists("confirm"):
+            return await self._confirm(confirm_view, member_id, name, page)
+        outcome, message = self.rt.result.outcome(self.rt.result.view(fetched.url, fetched.text))
+        return BlacklistResult(member_id, name, outcome, message)
+
+    # -- removing --------------------------------------------------------------------------------
+    async def remove(self, member_id: str) -> RemovalOutcome:
+        po = self.rt.customers
+        if "remove" not in po.spec.row_actions:
+            raise BackendError(
+                "the selectors file has no `remove` row action on the customers page", page=po.name
+            )
+        found = await self._find_blacklisted_page(member_id)
+        if found is None:
+            return RemovalOutcome.NOT_LISTED
+        return await self.rt.unit(lambda: self._remove_on_page(member_id, found))
+
+    async def _find_blacklisted_page(self, member_id: str) -> int | None:
+        number = 0
+        async for listing in self.rt.paginate(self.rt.customers, "blacklisted"):
+            number += 1
+            if any(row.get("member_id") == member_id for row in listing.rows):
+                return number
+        return None
+
+    async def _remove_on_page(self, member_id: str, number: int) -> RemovalOutcome:
+        po = self.rt.customers
+        url = self.rt.transport.url("blacklisted", page=number)
+        if po.strategy == "http":
+            view = await self.rt.fetch(po, url)
+            form = po.removal_form(view, member_id)
+            if form is None:  # the list moved since we looked: look once more
+                moved_to = await self._find_blacklisted_page(member_id)
+                if moved_to is None:
+                    return RemovalOutcome.NOT_LISTED
+                view = await self.rt.fetch(po, self.rt.transport.url("blacklisted", page=moved_to))
+                form = po.removal_form(view, member_id)
+                if form is None:
+                    raise view.failure(f"buyer {member_id} is listed but has no removal control here")
+            fetched = await self._submit(po, form, None, "")
+            if po.view(fetched.url, fetched.text).outcome() == "removed":
+                return RemovalOutcome.REMOVED
+        else:
+            async with self.rt.page() as page:
+                view = await self.rt.render(po, page, url)
+                index = _row_index(view, member_id)
+                if index is None:
+                    return RemovalOutcome.NOT_LISTED
+                view.require("row")
+                if view.row_action(member_id, "remove") is None:
+                    raise view.mismatch(po.spec.row_actions["remove"])
+                control = page.locator(po.row_css()).nth(index).locator(po.remove_css()).first
+                await control.click()
+                await page.wait_for_load_state("networkidle")
+        if await self._still_listed(member_id):
+            raise BackendError(f"buyer {member_id} is still blacklisted after removal", page=po.name, url=url)
+        logger.info("removed %s from the blacklist", member_id)
+        return RemovalOutcome.REMOVED
+
+    async def _still_listed(self, member_id: str) -> bool:
+        return await self._find_blacklisted_page(member_id) is not None
+
+
+def _row_index(view: PageView, member_id: str) -> int | None:
+    for index, row in enumerate(view.rows()):
+        if row.get("member_id") == member_id:
+            return index
+    return None
+
+
+def _message(view: PageView) -> str:
+    for outcome in view.spec.outcomes.values():
+        node = view.tree.css_first(outcome.css)
+        if node is not None:
+            return clean(node.text())
+    return ""

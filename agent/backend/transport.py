@@ -1,0 +1,185 @@
+"""Every request the driver makes, with the same manners: bounded, paced, retried, checked.
+
+Requests go through `context.request` (same cookies as the browser, no page, no rendering) or through a
+browser page's `goto`. Both share one policy: at most `browser.concurrency` in flight; at least
+`backend.pacing_ms` between two starts; 5xx, timeouts and connection errors retried with exponential backoff
+and jitter; a 429 pauses *every* worker for its `Retry-After`; after `backend.max_retries` retries,
+`BackendUnavailable`. A response that lands on the login page (or a JSON 401) raises `SessionExpired`,
+which the driver answers by logging in again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from playwright.async_api import APIResponse, BrowserContext, Page, Response
+from playwright.async_api import Error as PlaywrightError
+
+from agent.backend.artifacts import ArtifactStore
+from agent.backend.selectors import SiteSelectors
+from agent.config import Settings
+from agent.errors import BackendUnavailable, SessionExpired
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_BASE_SECONDS = 0.25
+BACKOFF_CAP_SECONDS = 8.0
+RETRY_AFTER_CAP_SECONDS = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A response body and where it ended up after redirects."""
+
+    url: str
+    status: int
+    text: str
+
+
+class Transport:
+    def __init__(
+        self, context: BrowserContext, settings: Settings, site: SiteSelectors, artifacts: ArtifactStore
+    ) -> None:
+        self.context = context
+        self.site = site
+        self.artifacts = artifacts
+        self.base_url = settings.backend.base_url.rstrip("/")
+        self.timeout_ms = settings.backend.timeout_seconds * 1000
+        self.max_retries = settings.backend.max_retries
+        self.pacing = settings.backend.pacing_ms / 1000
+        self.slots = asyncio.Semaphore(settings.browser.concurrency)
+        self._pace_lock = asyncio.Lock()
+        self._next_start = 0.0
+        self._login_path = urlsplit(self.absolute(site.url("login"))).path
+        self.requests = 0
+
+    def absolute(self, url: str) -> str:
+        if url.startswith(("http://", "https://")):
+            return url
+        return f"{self.base_url}/{url.lstrip('/')}"
+
+    def url(self, template_name: str, /, **params: object) -> str:
+        return self.absolute(self.site.url(template_name, **params))
+
+    def is_login(self, url: str) -> bool:
+        return urlsplit(url).path == self._login_path
+
+    async def get(self, page: str, url: str, *, headers: dict[str, str] | None = None) -> Fetched:
+        return await self._fetch(
+            page, url, lambda: self.context.request.get(url, timeout=self.timeout_ms, headers=headers)
+        )
+
+    async def post_form(self, page: str, url: str, fields: dict[str, str]) -> Fetched:
+        form: dict[str, str | float | bool] = dict(fields)
+        return await self._fetch(
+            page, url, lambda: self.context.request.post(url, form=form, timeout=self.timeout_ms)
+        )
+
+    async def goto(
+        self, page_name: str, page: Page, url: str, *, wait_until: str = "domcontentloaded"
+    ) -> Fetched:
+        """Navigate a browser page with the same retry policy; returns the rendered HTML."""
+
+        async def attempt() -> Response | None:
+            return await page.goto(url, wait_until=wait_until, timeout=self.timeout_ms)  # type: ignore[arg-type]
+
+        status = await self._retrying(page_name, url, attempt)
+        if self.is_login(page.url) and page_name != "login":
+            raise SessionExpired(
+                f"page {page_name!r}: the backend sent us to the login page", page=page_name, url=url
+            )
+        return Fetched(page.url, status, await page.content())
+
+    async def _fetch(self, page: str, url: str, send: Callable[[], Awaitable[APIResponse]]) -> Fetched:
+        holder: dict[str, Fetched] = {}
+
+        async def attempt() -> APIResponse:
+            response = await send()
+            # Read and release the body now: a long scrape would otherwise keep every page in memory.
+            try:
+                holder["last"] = Fetched(response.url, response.status, await response.text())
+            finally:
+                await response.dispose()
+            return response
+
+        await self._retrying(page, url, attempt, holder)
+        fetched = holder["last"]
+        if fetched.status == 401 or (self.is_login(fetched.url) and page != "login"):
+            raise SessionExpired(f"page {page!r}: the session is no longer valid", page=page, url=url)
+        return fetched
+
+    async def _retrying(
+        self,
+        page: str,
+        url: str,
+        attempt: Callable[[], Awaitable[APIResponse | Response | None]],
+        holder: dict[str, Fetched] | None = None,
+    ) -> int:
+        problem = ""
+        for tries in range(self.max_retries + 1):
+            await self._pace()
+            delay = _backoff(tries)
+            try:
+                async with self.slots:
+                    self.requests += 1
+                    response = await attempt()
+            except PlaywrightError as exc:
+                if "net::ERR_ABORTED" in str(exc) or "closed" in str(exc).lower():
+                    raise
+                problem = str(exc).splitlines()[0]
+            else:
+                status = response.status if response is not None else 200
+                if status == 429:
+                    retry_after = _retry_after(response.headers.get("retry-after") if response else None)
+                    problem = f"HTTP 429, Retry-After {retry_after:g} s"
+                    delay = retry_after
+                    self._pause_everyone(retry_after)
+                elif status >= 500:
+                    problem = f"HTTP {status}"
+                else:
+                    return status
+            if tries < self.max_retries:
+                logger.warning(
+                    "%s %s: %s; retry %d/%d in %.2f s", page, url, problem, tries + 1, self.max_retries, delay
+                )
+                await asyncio.sleep(delay)
+        error = BackendUnavailable(
+            f"page {page!r} kept failing ({problem}) after {self.max_retries + 1} attempts",
+            page=page,
+            url=url,
+        )
+        last = holder.get("last") if holder else None
+        await self.artifacts.attach(error, html=last.text if last else None)
+        raise error
+
+    def _pause_everyone(self, seconds: float) -> None:
+        self._next_start = max(self._next_start, time.monotonic() + seconds)
+
+    async def _pace(self) -> None:
+        async with self._pace_lock:
+            now = time.monotonic()
+            wait = self._next_start - now
+            if wait > 0:
+                await asyncio.sleep(wait)
+                now = time.monotonic()
+            self._next_start = max(self._next_start, now + self.pacing)
+
+
+def _backoff(tries: int) -> float:
+    """Exponential backoff with full jitter around the nominal delay (0.5x to 1.5x)."""
+    nominal: float = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2.0**tries)
+    return nominal * (0.5 + random.random())
+
+
+def _retry_after(value: str | None) -> float:
+    try:
+        seconds = float(value) if value is not None else 1.0
+    except ValueError:
+        seconds = 1.0  # an HTTP-date: rare for 429, and one second is a polite guess
+    return float(min(max(seconds, 0.0), RETRY_AFTER_CAP_SECONDS))
