@@ -1,0 +1,88 @@
+"""Step 4: deliver the outbox of reports and withdrawals to the hub.
+
+Items leave the outbox only once the hub has answered for them. When the hub is down (or rate-limiting)
+they stay and go at the next cycle. Items the hub refuses as invalid (422, which names them by index) are
+set aside as rejected, visible in `status`, so one bad item never blocks the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from agent.errors import HubRejected, HubUnavailable
+from agent.hub_client import POST_BATCH, HubClient, rejected_indexes
+from agent.state import LocalState, OutboxItem
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class DeliveryResult:
+    reports: int = 0
+    withdrawals: int = 0
+    rejected: list[str] = field(default_factory=list)
+    error: str | None = None  # set when delivery stopped early; the rest stays queued
+
+
+def deliver_outbox(hub: HubClient, state: LocalState) -> DeliveryResult:
+    result = DeliveryResult()
+    items = state.outbox()
+    reports = [i for i in items if i.action == "report"]
+    withdrawals = [i for i in items if i.action == "withdraw"]
+    try:
+        for start in range(0, len(reports), POST_BATCH):
+            _deliver_reports(hub, state, reports[start : start + POST_BATCH], result)
+        for item in withdrawals:
+            try:
+                hub.withdraw(item.member_id)
+            except HubRejected as exc:
+                if exc.status_code != 422:
+                    raise
+                _reject(state, [item], str(exc), result)
+                continue
+            with state.transaction():
+                state.outbox_delivered([item.member_id])
+                state.mark_unreported([item.member_id])
+            result.withdrawals += 1
+    except (HubUnavailable, HubRejected) as exc:
+        # Unreachable, rate-limited, or refusing us as a whole (401/403): everything left stays queued.
+        result.error = str(exc)
+        logger.warning("outbox delivery stopped, items stay queued: %s", exc)
+    return result
+
+
+def _deliver_reports(
+    hub: HubClient, state: LocalState, batch: Sequence[OutboxItem], result: DeliveryResult
+) -> None:
+    try:
+        hub.push_reports([i.as_report() for i in batch])
+    except HubRejected as exc:
+        if exc.status_code not in (413, 422):
+            raise
+        bad = rejected_indexes(exc.detail)
+        if not bad or len(batch) == 1:
+            if len(batch) > 1 and exc.status_code == 413:
+                half = len(batch) // 2  # too big a body: halve until it fits
+                _deliver_reports(hub, state, batch[:half], result)
+                _deliver_reports(hub, state, batch[half:], result)
+                return
+            _reject(state, batch, str(exc), result)
+            return
+        _reject(state, [batch[i] for i in sorted(bad) if i < len(batch)], str(exc), result)
+        rest = [item for i, item in enumerate(batch) if i not in bad]
+        if rest:
+            _deliver_reports(hub, state, rest, result)
+        return
+    with state.transaction():
+        state.outbox_delivered([i.member_id for i in batch])
+        state.mark_reported([i.as_report() for i in batch])
+    result.reports += len(batch)
+
+
+def _reject(state: LocalState, items: Sequence[OutboxItem], message: str, result: DeliveryResult) -> None:
+    with state.transaction():
+        state.outbox_failed([i.member_id for i in items], message, rejected=True)
+    result.rejected += [i.member_id for i in items]
+    logger.warning("the hub refused %d queued items: %s", len(items), message)

@@ -1,0 +1,66 @@
+"""Step 2 of a cycle (and of share-all): take in what the seller did to the blacklist since last time.
+
+New manual entries become reports to push, manual removals become withdrawals, the seller's removal of an
+automatic entry puts that buyer on the allowlist (rule 3), and intents left pending by a crash are settled
+from what the store really shows (see agent.diff).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from agent.diff import BlacklistDiff, diff_blacklist
+from agent.hub_models import Report
+from agent.models import BlacklistEntry
+from agent.state import LocalState
+
+logger = logging.getLogger(__name__)
+
+
+def reconcile(state: LocalState, seen: Sequence[BlacklistEntry]) -> BlacklistDiff:
+    """Record the diff between `seen` (the store now) and local state; one transaction."""
+    known = state.known_entries()
+    diff = diff_blacklist(seen, known, state.pending_intents())
+    with state.transaction():
+        for entry in diff.new_manual:
+            state.add_manual(entry)
+            state.queue_report(Report(entry.member_id, entry.name, reported_at=entry.blacklisted_at))
+        for gone in diff.removed_manual:
+            state.forget_entry(gone.member_id)
+            state.queue_withdrawal(gone.member_id, gone.name)
+        for gone in diff.removed_by_seller:
+            state.forget_entry(gone.member_id)
+            state.allow(gone.member_id, gone.name, "the seller removed the automatic entry")
+            state.audit("seller_removed", gone.member_id, gone.name, {"allowlisted": True})
+            logger.info("seller removed automatic entry %s: allowlisted", gone.member_id)
+        for intent in diff.confirmed_adds:
+            if intent.member_id not in known:
+                provenance = dict(intent.provenance or {})
+                state.add_agent(intent.member_id, intent.name, provenance=provenance, score=intent.score or 0)
+                state.audit(
+                    "add", intent.member_id, intent.name, {**provenance, "settled": "after a restart"}
+                )
+            state.settle_intent(intent.id, "done", "found on the blacklist after a restart")
+        for intent in diff.lost_adds:
+            state.settle_intent(intent.id, "abandoned", "not on the blacklist after a restart")
+        for intent in diff.confirmed_removals:
+            state.forget_entry(intent.member_id)
+            provenance = dict(intent.provenance or {})
+            state.audit(
+                intent.why or "remove",
+                intent.member_id,
+                intent.name,
+                {**provenance, "settled": "after a restart"},
+            )
+            state.settle_intent(intent.id, "done", "gone from the blacklist after a restart")
+        for intent in diff.lost_removals:
+            state.settle_intent(intent.id, "abandoned", "still on the blacklist after a restart")
+    if diff.new_manual or diff.removed_manual or diff.removed_by_seller:
+        logger.info(
+            "blacklist changes by the seller: %d new, %d removed, %d automatic entries removed",
+            len(diff.new_manual),
+            len(diff.removed_manual),
+            len(diff.removed_by_seller),
+        )
+    return diff
