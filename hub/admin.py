@@ -1,0 +1,134 @@
+"""Operator actions, shared by the `blacklist-hub` CLI and by code that embeds a hub (tests, the demo).
+
+Each action is one write transaction; changes to entries reach the feed in that same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from hub.db import Database
+from hub.feed import feed_state
+from hub.maintenance import Compaction, compact, set_delisted, sweep
+from hub.models import Change, Entry, Report, Seller, utcnow
+from hub.scoring import Ageing
+from hub.sellers import create_seller, find_seller, rotate_token, set_enabled, set_standing
+from hub.settings import HubSettings
+
+
+@dataclass(frozen=True)
+class SellerInfo:
+    id: int
+    name: str
+    store_id: str
+    enabled: bool
+    standing: float
+    created_at: datetime
+    reports: int
+
+
+class HubAdmin:
+    """Operator actions over one hub database."""
+
+    def __init__(self, settings: HubSettings, *, now: datetime | None = None) -> None:
+        self.settings = settings
+        self.db = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+        self._now = now
+        self.ageing = Ageing(
+            ttl=timedelta(days=settings.report_ttl_days),
+            stale_after=timedelta(days=settings.report_stale_days),
+        )
+
+    def __enter__(self) -> HubAdmin:
+        try:
+            self.db.require_current_schema()
+        except Exception:
+            self.db.dispose()
+            raise
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.db.dispose()
+
+    def now(self) -> datetime:
+        return self._now or utcnow()
+
+    def add_seller(self, name: str, store_id: str) -> tuple[int, str]:
+        """Returns (seller id, token)."""
+        with self.db.write() as session:
+            seller, token = create_seller(session, name, store_id, self.now())
+            return seller.id, token
+
+    def list_sellers(self) -> list[SellerInfo]:
+        with self.db.read() as session:
+            counts = dict(
+                session.execute(
+                    select(Report.seller_id, func.count())
+                    .where(Report.withdrawn_at.is_(None))
+                    .group_by(Report.seller_id)
+                )
+                .tuples()
+                .all()
+            )
+            sellers = session.execute(select(Seller).order_by(Seller.id)).scalars().all()
+            return [
+                SellerInfo(s.id, s.name, s.store_id, s.enabled, s.standing, s.created_at, counts.get(s.id, 0))
+                for s in sellers
+            ]
+
+    def set_enabled(self, name_or_id: str, enabled: bool) -> int:
+        """Returns the number of feed changes caused."""
+        with self.db.write() as session:
+            return set_enabled(session, find_seller(session, name_or_id), enabled, self.now(), self.ageing)
+
+    def set_standing(self, name_or_id: str, standing: float) -> int:
+        with self.db.write() as session:
+            return set_standing(session, find_seller(session, name_or_id), standing, self.now(), self.ageing)
+
+    def rotate_token(self, name_or_id: str) -> str:
+        with self.db.write() as session:
+            return rotate_token(session, find_seller(session, name_or_id), self.now())
+
+    def set_delisted(self, member_id: str, delisted: bool) -> int:
+        with self.db.write() as session:
+            return set_delisted(session, member_id, delisted, self.now(), self.ageing)
+
+    def sweep(self) -> int:
+        with self.db.write() as session:
+            return sweep(session, self.now(), self.ageing)
+
+    def compact(self) -> Compaction:
+        with self.db.write() as session:
+            return compact(session, self.now(), timedelta(days=self.settings.tombstone_retention_days))
+
+    def stats(self) -> dict[str, Any]:
+        now = self.now()
+        with self.db.read() as session:
+            state = feed_state(session)
+
+            def count(*where: Any) -> int:
+                return int(session.execute(select(func.count()).where(*where)).scalar_one())
+
+            return {
+                "sellers": count(Seller.id.is_not(None)),
+                "sellers_enabled": count(Seller.enabled.is_(True)),
+                "reports": count(Report.withdrawn_at.is_(None)),
+                "reports_live": count(
+                    Report.withdrawn_at.is_(None), Report.last_confirmed_at > now - self.ageing.ttl
+                ),
+                "entries_live": count(Entry.live.is_(True)),
+                "entries_delisted": count(Entry.delisted.is_(True)),
+                "changes": count(Change.seq.is_not(None)),
+                "feed_last_seq": state.last_seq,
+                "feed_horizon": state.horizon_seq,
+            }
+
+
+def add_seller(database_url: str, name: str, store_id: str) -> str:
+    """Register a seller on a migrated hub database and return its bearer token."""
+    with HubAdmin(HubSettings(database_url=database_url)) as admin:
+        return admin.add_seller(name, store_id)[1]

@@ -1,0 +1,296 @@
+"""The `/v1` routes, `/healthz` and `/metrics` (contract: docs/hub-api.md).
+
+Handlers are plain `def`s: FastAPI runs them in its thread pool, where the synchronous SQLAlchemy sessions
+belong. Authentication: `Authorization: Bearer <token>`, looked up by hash; 401 without a known token, 403
+for a disabled seller, then the per-seller rate limit (429). Responses never name a reporter.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import func, select
+
+from hub.app import HubContext
+from hub.feed import entry_json, feed_state, read_page
+from hub.models import Entry, Report, Seller
+from hub.ratelimit import retry_after_header
+from hub.reports import Outcome, quota_limit, seller_report_counts, store_reports, used_today, withdraw_report
+from hub.schemas import (
+    MEMBER_ID_PATTERN,
+    EntryOut,
+    ErrorOut,
+    FeedPage,
+    Health,
+    Me,
+    Quota,
+    ReportBatch,
+    ReportIn,
+    ReportSnapshot,
+    SnapshotResult,
+    UpsertResult,
+    Withdrawn,
+)
+from hub.sellers import authenticate
+
+logger = logging.getLogger(__name__)
+
+MAX_CURSOR = 2**62
+
+_bearer = HTTPBearer(auto_error=False, description="The seller token printed by `blacklist-hub seller add`.")
+
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "No token, or an unknown one."},
+    403: {"model": ErrorOut, "description": "The seller is disabled."},
+    429: {"model": ErrorOut, "description": "Rate limit or daily quota exceeded; see Retry-After."},
+}
+WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **AUTH_RESPONSES,
+    413: {"model": ErrorOut, "description": "Request body over the size limit."},
+}
+
+router = APIRouter()
+
+
+def hub_context(request: Request) -> HubContext:
+    ctx: HubContext = request.app.state.hub
+    return ctx
+
+
+Ctx = Annotated[HubContext, Depends(hub_context)]
+
+
+@dataclass(frozen=True)
+class Caller:
+    id: int
+    name: str
+    store_id: str
+
+
+def current_seller(
+    ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Caller:
+    unauthorized = {"WWW-Authenticate": "Bearer"}
+    if credentials is None or not credentials.credentials:
+        raise HTTPException(401, "missing bearer token", headers=unauthorized)
+    with ctx.db.read() as session:
+        seller = authenticate(session, credentials.credentials)
+    if seller is None:
+        raise HTTPException(401, "unknown token", headers=unauthorized)
+    if not seller.enabled:
+        raise HTTPException(403, "this seller is disabled on the hub")
+    wait = ctx.rate_limiter.acquire(seller.id)
+    if wait > 0:
+        ctx.metrics.count("rate_limited")
+        raise HTTPException(429, "rate limit exceeded", headers={"Retry-After": retry_after_header(wait)})
+    return Caller(seller.id, seller.name, seller.store_id)
+
+
+CurrentSeller = Annotated[Caller, Depends(current_seller)]
+
+
+def _reject_duplicates(reports: list[ReportIn]) -> None:
+    seen: dict[str, int] = {}
+    errors = []
+    for index, report in enumerate(reports):
+        first = seen.setdefault(report.member_id, index)
+        if first != index:
+            errors.append(
+                {
+                    "type": "value_error",
+                    "loc": ("body", "reports", index, "member_id"),
+                    "msg": f"duplicate member_id (first at index {first})",
+                    "input": report.member_id,
+                }
+            )
+    if errors:
+        raise RequestValidationError(errors)
+
+
+def _store(ctx: HubContext, caller: Caller, reports: list[ReportIn], *, snapshot: bool) -> Outcome:
+    _reject_duplicates(reports)
+    with ctx.db.write() as session:
+        seller = session.get_one(Seller, caller.id)
+        outcome = store_reports(session, seller, reports, ctx.now(), ctx.limits, snapshot=snapshot)
+    ctx.metrics.count("reports_created", outcome.created)
+    logger.info(
+        "seller %d %s: %d created, %d updated, %d unchanged, %d withdrawn",
+        caller.id,
+        "snapshot" if snapshot else "upsert",
+        outcome.created,
+        outcome.updated,
+        outcome.unchanged,
+        outcome.withdrawn,
+    )
+    return outcome
+
+
+@router.post("/v1/reports", response_model=UpsertResult, responses=WRITE_RESPONSES, tags=["reports"])
+def post_reports(body: ReportBatch, ctx: Ctx, caller: CurrentSeller) -> UpsertResult:
+    """Add or update (and confirm) up to 1,000 of the caller's reports. Idempotent."""
+    outcome = _store(ctx, caller, body.reports, snapshot=False)
+    return UpsertResult(created=outcome.created, updated=outcome.updated, unchanged=outcome.unchanged)
+
+
+@router.put("/v1/reports", response_model=SnapshotResult, responses=WRITE_RESPONSES, tags=["reports"])
+def put_reports(body: ReportSnapshot, ctx: Ctx, caller: CurrentSeller) -> SnapshotResult:
+    """Replace the caller's whole set of reports, atomically; reports missing from it are withdrawn."""
+    outcome = _store(ctx, caller, body.reports, snapshot=True)
+    return SnapshotResult(
+        created=outcome.created,
+        updated=outcome.updated,
+        unchanged=outcome.unchanged,
+        withdrawn=outcome.withdrawn,
+    )
+
+
+MemberIdPath = Annotated[str, Path(pattern=MEMBER_ID_PATTERN)]
+
+
+@router.delete(
+    "/v1/reports/{member_id}",
+    response_model=Withdrawn,
+    responses={**AUTH_RESPONSES, 404: {"model": ErrorOut, "description": "The caller has no such report."}},
+    tags=["reports"],
+)
+def delete_report(member_id: MemberIdPath, ctx: Ctx, caller: CurrentSeller) -> Withdrawn:
+    """Withdraw the caller's own report about a buyer."""
+    with ctx.db.write() as session:
+        seller = session.get_one(Seller, caller.id)
+        done = withdraw_report(session, seller, member_id, ctx.now(), ctx.ageing)
+    if not done:
+        raise HTTPException(404, "you have no report about this member id")
+    return Withdrawn(withdrawn=True)
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    candidates = {c.strip() for c in header.split(",")}
+    return "*" in candidates or etag in candidates or etag.removeprefix("W/") in candidates
+
+
+@router.get(
+    "/v1/feed",
+    response_model=FeedPage,
+    responses={
+        **AUTH_RESPONSES,
+        304: {"description": "Nothing changed since the response carrying this ETag."},
+        410: {"model": ErrorOut, "description": "The hub can no longer serve this cursor: re-pull from 0."},
+    },
+    tags=["feed"],
+)
+def get_feed(
+    request: Request,
+    ctx: Ctx,
+    caller: CurrentSeller,
+    cursor: Annotated[int, Query(ge=0, le=MAX_CURSOR)] = 0,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+) -> Response:
+    """Entry changes after `cursor`, oldest first, with tombstones (`deleted: true`)."""
+    limit = min(limit, ctx.settings.feed_page_max)
+    ctx.maybe_sweep()
+    with ctx.db.read() as session:
+        state = feed_state(session)
+        state.check(cursor)
+        etag = state.etag(cursor, limit)
+        if _etag_matches(request.headers.get("if-none-match"), etag):
+            return Response(status_code=304, headers={"ETag": etag})
+        page = read_page(session, cursor, limit)
+    body = json.dumps(page, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(body, media_type="application/json", headers={"ETag": etag})
+
+
+@router.get(
+    "/v1/entries/{member_id}",
+    response_model=EntryOut,
+    responses={**AUTH_RESPONSES, 404: {"model": ErrorOut, "description": "No live entry for this buyer."}},
+    tags=["feed"],
+)
+def get_entry(member_id: MemberIdPath, ctx: Ctx, caller: CurrentSeller) -> dict[str, Any]:
+    """The pooled entry about one buyer (counts, score and reasons; never who reported it)."""
+    ctx.maybe_sweep()
+    with ctx.db.read() as session:
+        entry = session.get(Entry, member_id)
+        if entry is None or not entry.live:
+            raise HTTPException(404, "no entry for this member id")
+        return entry_json(entry)
+
+
+@router.get("/v1/me", response_model=Me, responses=AUTH_RESPONSES, tags=["sellers"])
+def get_me(ctx: Ctx, caller: CurrentSeller) -> Me:
+    """The caller's own counts, today's quota and standing."""
+    now = ctx.now()
+    with ctx.db.read() as session:
+        seller = session.get_one(Seller, caller.id)
+        total, live = seller_report_counts(session, seller.id, now, ctx.ageing)
+        used = used_today(session, seller.id, now)
+    daily = ctx.limits.daily_new_reports
+    first = quota_limit(seller, ctx.limits, snapshot=True) if seller.first_snapshot_at is None else 0
+    return Me(
+        name=seller.name,
+        store_id=seller.store_id,
+        reports=total,
+        live_reports=live,
+        quota=Quota(
+            daily_new_reports=daily,
+            used_today=used,
+            remaining_today=max(0, daily - used),
+            first_snapshot_allowance=first,
+        ),
+        standing=seller.standing,
+    )
+
+
+@router.get(
+    "/healthz",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "The database does not answer."}},
+    tags=["operations"],
+)
+def healthz(ctx: Ctx) -> Any:
+    """Liveness and database check (no authentication)."""
+    try:
+        ctx.db.ping()
+    except Exception as exc:
+        logger.warning("health check: database unavailable (%s)", type(exc).__name__)
+        return JSONResponse({"status": "unavailable", "database": "unavailable"}, status_code=503)
+    return Health(status="ok", database="ok")
+
+
+@router.get("/metrics", response_class=PlainTextResponse, tags=["operations"])
+def metrics(ctx: Ctx) -> PlainTextResponse:
+    """Prometheus text format (no authentication): request counters and hub-wide gauges."""
+    gauges: dict[str, tuple[str, float]] = {}
+    try:
+        now = ctx.now()
+        with ctx.db.read() as session:
+            state = feed_state(session)
+            live_entries = session.execute(select(func.count()).where(Entry.live.is_(True))).scalar_one()
+            sellers = dict(
+                session.execute(select(Seller.enabled, func.count()).group_by(Seller.enabled)).tuples().all()
+            )
+            live_reports = session.execute(
+                select(func.count()).where(
+                    Report.withdrawn_at.is_(None), Report.last_confirmed_at > now - ctx.ageing.ttl
+                )
+            ).scalar_one()
+        gauges = {
+            "database_up": ("1 when the database answered this scrape.", 1),
+            "entries_live": ("Buyers with at least one counting report.", live_entries),
+            "reports_live": ("Reports not withdrawn and confirmed within the TTL.", live_reports),
+            "sellers_enabled": ("Enabled sellers.", sellers.get(True, 0)),
+            "sellers_disabled": ("Disabled sellers.", sellers.get(False, 0)),
+            "feed_last_seq": ("Last sequence number of the change log.", state.last_seq),
+        }
+    except Exception as exc:
+        logger.warning("metrics: database unavailable (%s)", type(exc).__name__)
+        gauges = {"database_up": ("1 when the database answered this scrape.", 0)}
+    return PlainTextResponse(ctx.metrics.render(gauges), media_type="text/plain; version=0.0.4")

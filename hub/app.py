@@ -1,0 +1,130 @@
+"""The hub's FastAPI application: `create_app(settings)` wires settings, database, limits and routes.
+
+`create_app` refuses (SchemaNotReady) a database that is not migrated to this version. `app_from_env` is
+the factory `blacklist-hub serve` hands to uvicorn (settings from `BLACKLIST_HUB_*`), so every worker
+process builds its own app.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from hub import __version__
+from hub.db import Database
+from hub.feed import CursorGone
+from hub.maintenance import due_for_review, sweep
+from hub.metrics import Metrics
+from hub.middleware import HubMiddleware
+from hub.models import utcnow
+from hub.ratelimit import RateLimiter
+from hub.reports import Limits, QuotaExceeded
+from hub.scoring import Ageing
+from hub.settings import HubSettings
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+class HubContext:
+    """Everything a request handler needs, kept on `app.state.hub`."""
+
+    def __init__(self, settings: HubSettings, db: Database, clock: Clock) -> None:
+        self.settings = settings
+        self.db = db
+        self.clock = clock
+        self.ageing = Ageing(
+            ttl=timedelta(days=settings.report_ttl_days),
+            stale_after=timedelta(days=settings.report_stale_days),
+        )
+        self.limits = Limits(self.ageing, settings.daily_new_reports, settings.first_snapshot_allowance)
+        self.rate_limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+        self.metrics = Metrics()
+        self._sweep_lock = threading.Lock()
+        self._last_sweep: datetime | None = None
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def maybe_sweep(self) -> None:
+        """Run the expiry sweep if it is due in this process (cheap read when nothing has aged)."""
+        now = self.now()
+        interval = timedelta(seconds=self.settings.sweep_interval_seconds)
+        if self._last_sweep is not None and now - self._last_sweep < interval:
+            return
+        if not self._sweep_lock.acquire(blocking=False):
+            return  # another thread of this process is sweeping
+        try:
+            self._last_sweep = now
+            with self.db.read() as session:
+                due = due_for_review(session, now)
+            if due:
+                with self.db.write() as session:
+                    changes = sweep(session, now, self.ageing)
+                self.metrics.count("expiry_changes", changes)
+        finally:
+            self._sweep_lock.release()
+
+
+def create_app(settings: HubSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """The hub application over `settings.database_url` (which must be migrated)."""
+    from hub.api import router
+
+    settings = settings or HubSettings()
+    db = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    try:
+        db.require_current_schema()
+    except Exception:
+        db.dispose()
+        raise
+    ctx = HubContext(settings, db, clock or utcnow)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        db.dispose()
+
+    app = FastAPI(
+        title="Blacklist sharing hub",
+        version=__version__,
+        description="Pools sellers' buyer blacklists and serves the consensus feed. See docs/hub-api.md.",
+        lifespan=lifespan,
+    )
+    app.state.hub = ctx
+    app.include_router(router)
+    app.add_middleware(HubMiddleware, max_body_bytes=settings.max_body_bytes, metrics=ctx.metrics)
+
+    @app.exception_handler(QuotaExceeded)
+    async def _quota(_request: Request, exc: QuotaExceeded) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)}
+        )
+
+    @app.exception_handler(CursorGone)
+    async def _gone(_request: Request, exc: CursorGone) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=410)
+
+    async def _db_down(_request: Request, exc: Exception) -> JSONResponse:
+        logger.error("database unavailable: %s", type(exc).__name__)
+        return JSONResponse(
+            {"detail": "database unavailable, retry later"}, status_code=503, headers={"Retry-After": "5"}
+        )
+
+    app.add_exception_handler(OperationalError, _db_down)
+    app.add_exception_handler(PoolTimeout, _db_down)
+    app.add_exception_handler(DBAPIError, _db_down)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn factory for `serve` (also with several workers): settings from the environment."""
+    return create_app(HubSettings())

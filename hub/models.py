@@ -1,0 +1,136 @@
+"""The hub's tables, as SQLAlchemy 2 typed models.
+
+- `sellers`: stores allowed to report; only a SHA-256 hash of each token is kept.
+- `reports`: one row per (seller, member id); withdrawing keeps the row with `withdrawn_at` set, so a
+  re-report is recognised (and counted against the quota again).
+- `entries`: the per-buyer aggregate the feed serves; `seq` is the sequence number of its latest change.
+- `changes`: the append-only change log (one row per entry change); see `hub.entries` for how sequence
+  numbers are allocated and `hub.feed` for how it is served.
+- `hub_state`: a single row holding the last allocated sequence number and the compaction horizon; its row
+  lock serialises every write transaction (see `hub.db.lock_for_write`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+REASONS = ("fraud", "dispute_abuse", "chargeback", "non_payment", "abusive", "unspecified")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC (SQLite has no time zones) and always hands back aware UTC datetimes."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Seller(Base):
+    __tablename__ = "sellers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    store_id: Mapped[str] = mapped_column(String(100), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    standing: Mapped[float] = mapped_column(Float, default=1.0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    token_rotated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    first_snapshot_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Report(Base):
+    __tablename__ = "reports"
+    __table_args__ = (
+        UniqueConstraint("seller_id", "member_id", name="uq_reports_seller_member"),
+        Index("ix_reports_member_id", "member_id"),
+        Index("ix_reports_seller_filed", "seller_id", "filed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id", ondelete="CASCADE"))
+    member_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When this incarnation of the report was filed (creation, or re-report after a withdrawal):
+    # the daily quota of new reports counts these.
+    filed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Entry(Base):
+    __tablename__ = "entries"
+    __table_args__ = (Index("ix_entries_next_review_at", "next_review_at"),)
+
+    member_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), default="")
+    reporters: Mapped[int] = mapped_column(Integer, default=0)
+    score: Mapped[int] = mapped_column(Integer, default=0)
+    reasons: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    first_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    live: Mapped[bool] = mapped_column(Boolean, default=False)
+    delisted: Mapped[bool] = mapped_column(Boolean, default=False)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The earliest time at which report ageing alone changes this entry (a report turns stale or
+    # expires); the expiry sweep recomputes entries whose time has come.
+    next_review_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Change(Base):
+    __tablename__ = "changes"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    member_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(8))  # new | changed | deleted
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class HubState(Base):
+    __tablename__ = "hub_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Tombstones at or below this sequence number were purged: cursors 0 < c < horizon get 410.
+    horizon_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_sweep_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,194 @@
+"""A seller's reports: batch upsert, full snapshot, withdrawal, and the daily quota of new reports.
+
+Each call runs inside one write transaction (`Database.write`): the reports change with one bulk
+`INSERT ... ON CONFLICT DO UPDATE`, then the touched entries are recomputed (`hub.entries`), so a failure
+anywhere leaves the previous state whole.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from hub.entries import chunks, refresh_entries
+from hub.models import Report, Seller
+from hub.schemas import ReportIn
+from hub.scoring import Ageing
+from hub.sql import upsert
+
+
+class QuotaExceeded(Exception):
+    """The request would take the seller over its quota of new reports for today."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Limits:
+    ageing: Ageing
+    daily_new_reports: int
+    first_snapshot_allowance: int
+
+
+@dataclass
+class Outcome:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    withdrawn: int = 0
+
+
+def day_start(now: datetime) -> datetime:
+    return datetime.combine(now.date(), time(0), tzinfo=now.tzinfo)
+
+
+def used_today(session: Session, seller_id: int, now: datetime) -> int:
+    stmt = select(func.count()).where(Report.seller_id == seller_id, Report.filed_at >= day_start(now))
+    return int(session.execute(stmt).scalar_one())
+
+
+def seconds_to_midnight(now: datetime) -> int:
+    return max(1, math.ceil((day_start(now) + timedelta(days=1) - now).total_seconds()))
+
+
+def quota_limit(seller: Seller, limits: Limits, *, snapshot: bool) -> int:
+    if snapshot and seller.first_snapshot_at is None:
+        return max(limits.daily_new_reports, limits.first_snapshot_allowance)
+    return limits.daily_new_reports
+
+
+def _existing(session: Session, seller_id: int, member_ids: Sequence[str] | None) -> dict[str, Report]:
+    base = select(Report).where(Report.seller_id == seller_id)
+    if member_ids is None:
+        return {r.member_id: r for r in session.execute(base).scalars()}
+    found: dict[str, Report] = {}
+    for part in chunks(sorted(member_ids)):
+        found |= {r.member_id: r for r in session.execute(base.where(Report.member_id.in_(part))).scalars()}
+    return found
+
+
+def store_reports(
+    session: Session,
+    seller: Seller,
+    reports: Sequence[ReportIn],
+    now: datetime,
+    limits: Limits,
+    *,
+    snapshot: bool,
+) -> Outcome:
+    """Upsert the seller's reports (all of them when `snapshot`, withdrawing the rest); confirms each one.
+
+    Raises QuotaExceeded, before changing anything, when the new reports do not fit today's quota.
+    """
+    ids = [r.member_id for r in reports]
+    existing = _existing(session, seller.id, None if snapshot else ids)
+    outcome = Outcome()
+    rows: list[dict[str, Any]] = []
+    for report in reports:
+        old = existing.get(report.member_id)
+        reported_at = min(report.reported_at or now, now)
+        if old is None or old.withdrawn_at is not None:
+            outcome.created += 1
+            filed_at = now
+        else:
+            filed_at = old.filed_at
+            if report.reported_at is None:
+                reported_at = old.reported_at
+            same = (old.name, old.reason, old.note, old.reported_at) == (
+                report.name,
+                report.reason,
+                report.note,
+                reported_at,
+            )
+            if same:
+                outcome.unchanged += 1
+            else:
+                outcome.updated += 1
+        rows.append(
+            {
+                "seller_id": seller.id,
+                "member_id": report.member_id,
+                "name": report.name,
+                "reason": report.reason,
+                "note": report.note,
+                "reported_at": reported_at,
+                "last_confirmed_at": now,
+                "filed_at": filed_at,
+                "withdrawn_at": None,
+            }
+        )
+    _check_quota(session, seller, outcome.created, now, quota_limit(seller, limits, snapshot=snapshot))
+    if rows:
+        stmt = upsert(
+            session,
+            Report,
+            ["seller_id", "member_id"],
+            update=["name", "reason", "note", "reported_at", "last_confirmed_at", "filed_at", "withdrawn_at"],
+        )
+        session.execute(stmt, rows)
+    touched = set(ids)
+    if snapshot:
+        kept = set(ids)
+        gone = [m for m, r in existing.items() if r.withdrawn_at is None and m not in kept]
+        outcome.withdrawn = _withdraw(session, seller.id, gone, now)
+        touched |= set(gone)
+        if seller.first_snapshot_at is None:
+            seller.first_snapshot_at = now
+    refresh_entries(session, touched, now, limits.ageing)
+    return outcome
+
+
+def _check_quota(session: Session, seller: Seller, new: int, now: datetime, limit: int) -> None:
+    if new == 0:
+        return
+    used = used_today(session, seller.id, now)
+    if used + new > limit:
+        raise QuotaExceeded(
+            f"daily quota of new reports exceeded: {new} new, {used} already used today, limit {limit}",
+            retry_after=seconds_to_midnight(now),
+        )
+
+
+def _withdraw(session: Session, seller_id: int, member_ids: Sequence[str], now: datetime) -> int:
+    count = 0
+    for part in chunks(sorted(member_ids)):
+        result = session.execute(
+            update(Report)
+            .where(
+                Report.seller_id == seller_id,
+                Report.member_id.in_(part),
+                Report.withdrawn_at.is_(None),
+            )
+            .values(withdrawn_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        count += int(getattr(result, "rowcount", 0) or 0)
+    return count
+
+
+def withdraw_report(session: Session, seller: Seller, member_id: str, now: datetime, ageing: Ageing) -> bool:
+    """Withdraw one of the seller's own reports; False when it has no such (unwithdrawn) report."""
+    if _withdraw(session, seller.id, [member_id], now) == 0:
+        return False
+    refresh_entries(session, [member_id], now, ageing)
+    return True
+
+
+def seller_report_counts(session: Session, seller_id: int, now: datetime, ageing: Ageing) -> tuple[int, int]:
+    """(reports not withdrawn, of which still confirmed within the TTL)."""
+    active = Report.withdrawn_at.is_(None)
+    total = session.execute(select(func.count()).where(Report.seller_id == seller_id, active)).scalar_one()
+    live = session.execute(
+        select(func.count()).where(
+            Report.seller_id == seller_id, active, Report.last_confirmed_at > now - ageing.ttl
+        )
+    ).scalar_one()
+    return int(total), int(live)

@@ -1,0 +1,159 @@
+"""The API's request and response bodies (the contract in docs/hub-api.md) and input validation.
+
+Validation is strict because reports come from many parties: member ids match `^[0-9A-Za-z_-]{1,32}$`,
+names are NFC-normalised then 1-128 characters with no control characters (nor lone surrogates, which no
+database can store), notes likewise (≤ 500, newlines and tabs allowed), reasons come from a fixed set.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+from hub.models import REASONS
+
+MEMBER_ID_PATTERN = r"^[0-9A-Za-z_-]{1,32}$"
+MAX_POST_REPORTS = 1000
+MAX_SNAPSHOT_REPORTS = 10000
+
+Reason = Literal["fraud", "dispute_abuse", "chargeback", "non_payment", "abusive", "unspecified"]
+assert set(REASONS) == set(Reason.__args__)  # type: ignore[attr-defined]
+
+NOTE_ALLOWED_CONTROLS = frozenset("\n\t")
+
+
+def _clean_text(value: object, *, allowed: frozenset[str] = frozenset()) -> object:
+    if not isinstance(value, str):
+        return value
+    for char in value:
+        category = unicodedata.category(char)
+        if char not in allowed and category in ("Cc", "Cs"):
+            raise ValueError(f"contains a control character (U+{ord(char):04X})")
+    return unicodedata.normalize("NFC", value)
+
+
+def _clean_name(value: object) -> object:
+    return _clean_text(value)
+
+
+def _clean_note(value: object) -> object:
+    return _clean_text(value, allowed=NOTE_ALLOWED_CONTROLS)
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+MemberId = Annotated[str, StringConstraints(pattern=MEMBER_ID_PATTERN)]
+Name = Annotated[
+    str,
+    BeforeValidator(_clean_name),
+    StringConstraints(min_length=1, max_length=128),
+    AfterValidator(_not_blank),
+]
+Note = Annotated[str, BeforeValidator(_clean_note), StringConstraints(max_length=500)]
+
+
+class ReportIn(BaseModel):
+    """One of the caller's reports about a buyer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    member_id: MemberId
+    name: Name
+    reason: Reason = "unspecified"
+    note: Note | None = None
+    reported_at: Annotated[datetime | None, AfterValidator(_as_utc)] = Field(
+        default=None, description="When the seller blacklisted the buyer; the hub's time when omitted."
+    )
+
+
+class ReportBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reports: Annotated[list[ReportIn], Field(min_length=1, max_length=MAX_POST_REPORTS)]
+
+
+class ReportSnapshot(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reports: Annotated[list[ReportIn], Field(max_length=MAX_SNAPSHOT_REPORTS)]
+
+
+class UpsertResult(BaseModel):
+    created: int
+    updated: int
+    unchanged: int
+
+
+class SnapshotResult(UpsertResult):
+    withdrawn: int
+
+
+class Withdrawn(BaseModel):
+    withdrawn: bool
+
+
+class EntryOut(BaseModel):
+    """The pooled view of one buyer; never says who reported it."""
+
+    member_id: str
+    name: str
+    reporters: int
+    score: int = Field(ge=0, le=100)
+    reasons: dict[str, int]
+    first_reported_at: datetime
+    last_reported_at: datetime
+
+
+class FeedChange(BaseModel):
+    seq: int
+    member_id: str
+    deleted: bool
+    entry: EntryOut | None
+
+
+class FeedPage(BaseModel):
+    changes: list[FeedChange]
+    next_cursor: int
+    has_more: bool
+
+
+class Quota(BaseModel):
+    daily_new_reports: int
+    used_today: int
+    remaining_today: int
+    first_snapshot_allowance: int = Field(
+        description="New reports the seller's first snapshot (PUT) may carry; 0 once used."
+    )
+
+
+class Me(BaseModel):
+    name: str
+    store_id: str
+    reports: int
+    live_reports: int
+    quota: Quota
+    standing: float = Field(ge=0, le=1)
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+
+
+class ErrorOut(BaseModel):
+    detail: str
