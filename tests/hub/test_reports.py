@@ -1,0 +1,143 @@
+"""Reports: idempotent upserts, snapshots (atomic, withdrawing the rest), withdrawal, validation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from hub import reports as reports_module
+from hub.reports import Limits, store_reports
+from hub.scoring import Ageing
+from hub.schemas import ReportIn
+from hub.models import Seller
+from tests.hub.conftest import HubClient, report
+
+
+def test_resending_reports_is_idempotent(hub: HubClient) -> None:
+    a = hub.add_seller("a")
+    assert hub.push(a, report("m1"), report("m2")) == {"created": 2, "updated": 0, "unchanged": 0}
+    before = hub.feed(a)
+    assert hub.push(a, report("m1"), report("m2")) == {"created": 0, "updated": 0, "unchanged": 2}
+    assert hub.feed(a) == before
+    assert hub.push(a, report("m1", reason="chargeback")) == {"created": 0, "updated": 1, "unchanged": 0}
+    assert hub.entry(a, "m1")["reasons"] == {"chargeback": 1}
+
+
+def test_names_are_nfc_normalised(hub: HubClient) -> None:
+    a = hub.add_seller("a")
+    hub.push(a, report("m1", name="Jose\u0301"))
+    assert hub.entry(a, "m1")["name"] == "Jos\u00e9"
+
+
+def test_snapshot_withdraws_reports_missing_from_it(hub: HubClient) -> None:
+    a = hub.add_seller("a")
+    hub.push(a, report("m1"), report("m2"), report("m3"))
+    result = hub.push(a, report("m2"), report("m4"), snapshot=True)
+    assert result == {"created": 1, "updated": 0, "unchanged": 1, "withdrawn": 2}
+    assert [hub.entry(a, m) is not None for m in ("m1", "m2", "m3", "m4")] == [False, True, False, True]
+    me = hub.get("/v1/me", headers=a).json()
+    assert (me["reports"], me["live_reports"]) == (2, 2)
+
+
+def test_empty_snapshot_withdraws_everything(hub: HubClient) -> None:
+    a = hub.add_seller("a")
+    hub.push(a, report("m1"), report("m2"))
+    assert hub.push(a, snapshot=True)["withdrawn"] == 2
+    assert hub.feed(a)["changes"] == []
+
+
+def test_failure_mid_snapshot_leaves_the_old_set_whole(hub: HubClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    a = hub.add_seller("a")
+    hub.push(a, report("m1"), report("m2"))
+
+    def crash(*_args: Any, **_kwargs: Any) -> int:
+        raise RuntimeError("disk full")
+
+    # The reports are already rewritten and withdrawn when the entry recompute fails.
+    monkeypatch.setattr(reports_module, "refresh_entries", crash)
+    limits = Limits(Ageing(hub.app.state.hub.ageing.ttl, hub.app.state.hub.ageing.stale_after), 1000, 10000)
+    db = hub.app.state.hub.db
+    with pytest.raises(RuntimeError), db.write() as session:
+        seller = session.query(Seller).one()
+        store_reports(session, seller, [ReportIn(member_id="m9", name="X")], hub.clock(), limits, snapshot=True)
+    monkeypatch.undo()
+    me = hub.get("/v1/me", headers=a).json()
+    assert me["reports"] == 2
+    assert {c["member_id"] for c in hub.feed(a)["changes"]} == {"m1", "m2"}
+    assert hub.push(a, report("m1"), report("m2")) == {"created": 0, "updated": 0, "unchanged": 2}
+
+
+def test_withdrawing_own_report_tombstones_the_entry(hub: HubClient) -> None:
+    a = hub.add_seller("a")
+    hub.push(a, report("m1"))
+    cursor = hub.feed(a)["next_cursor"]
+    assert hub.delete("/v1/reports/m1", headers=a).json() == {"withdrawn": True}
+    assert hub.delete("/v1/reports/m1", headers=a).status_code == 404
+    changes = hub.feed(a, cursor)["changes"]
+    assert changes == [{"seq": cursor + 1, "member_id": "m1", "deleted": True, "entry": None}]
+
+
+def test_re_reporting_after_withdrawal_counts_as_new(hub: HubClient) -> None:
+    a = hub.add_seller("a")
+    hub.push(a, report("m1"))
+    hub.delete("/v1/reports/m1", headers=a)
+    assert hub.push(a, report("m1"))["created"] == 1
+    assert hub.entry(a, "m1")["reporters"] == 1
+
+
+def test_validation_names_each_bad_item(hub: HubClient) -> None:
+    a = hub.add_seller("a")
+    body = {"reports": [report("ok"), report("bad id!"), report("m3", name="a\u0007b"), report("m4", reason="rude"),
+                        report("m5", name=""), report("m6", note="x" * 501), report("m7", name="n" * 129)]}  # fmt: skip
+    response = hub.post("/v1/reports", json=body, headers=a)
+    assert response.status_code == 422
+    bad = sorted((e["loc"][2], e["loc"][3]) for e in response.json()["detail"])
+    assert bad == [(1, "member_id"), (2, "name"), (3, "reason"), (4, "name"), (5, "note"), (6, "name")]
+    assert hub.get("/v1/me", headers=a).json()["reports"] == 0
+
+
+def test_duplicate_member_ids_in_one_request_are_rejected(hub: HubClient) -> None:
+    a = hub.add_seller("a")
+    response = hub.post("/v1/reports", json={"reports": [report("m1"), report("m2"), report("m1")]}, headers=a)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "reports", 2, "member_id"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"reports": [{"member_id": "m1", "name": "\\ud800"}]}',
+        b'{"reports": [{"member_id": "m1", "name": "x", "note": "a\\u0000b"}]}',
+        b'{"reports": [{"member_id": "m1", "name": "x", "reported_at": "9999-12-31T23:59:59"}]}',
+        b'{"reports": [{"member_id": "m1", "name": "x", "reported_at": 1e300}]}',
+        b'{"reports": {"member_id": "m1"}}',
+        b"not json",
+        b"",
+        b'{"reports": []}',
+    ],
+)
+def test_odd_bodies_get_a_4xx_never_a_500(hub: HubClient, body: bytes) -> None:
+    a = hub.add_seller("a") | {"Content-Type": "application/json"}
+    response = hub.post("/v1/reports", content=body, headers=a)
+    assert 400 <= response.status_code < 500 or response.status_code == 200, response.text
+
+
+def test_a_future_reported_at_is_clamped_to_now(hub: HubClient) -> None:
+    a = hub.add_seller("a")
+    hub.push(a, report("m1", reported_at="2099-01-01T00:00:00Z"))
+    assert hub.entry(a, "m1")["first_reported_at"] == "2026-11-20T12:00:00Z"
+
+
+def test_bodies_over_the_limit_get_413(make_hub: Any) -> None:
+    hub = make_hub(max_body_bytes=4096)
+    a = hub.add_seller("a")
+    big = {"reports": [report(f"m{i}", name="n" * 100) for i in range(60)]}
+    assert hub.post("/v1/reports", json=big, headers=a).status_code == 413
+
+    def chunks() -> Any:  # no Content-Length: the streamed size is what counts
+        for _ in range(10):
+            yield b" " * 1000
+
+    assert hub.post("/v1/reports", content=chunks(), headers=a).status_code == 413
+    assert hub.get("/v1/me", headers=a).json()["reports"] == 0
