@@ -1,0 +1,56 @@
+"""Fixtures shared by every test area: the mock seller backend and the browser launch settings.
+
+- `mock_backend` (function scope): a `MockControl` (fixtures/mock_backend/testing.py) for the one mock
+  server of the session: `.url`, `.state()`, `.store()`, `.credentials()`, `.set_faults(**kw)`,
+  `.add_buyer()`, `.place_order()`, `.blacklist()`, `.unblacklist()`, `.otp()`, `.expire_sessions()`,
+  `.reset()`. The mock is reset (seed data, start-up faults) after every test that uses it.
+- `mock_server` (session scope): the same server without the reset, for session-scoped fixtures.
+- pytest-playwright's browser runs headless, on Playwright's own Chromium when installed, else on
+  `$CHROMIUM_PATH` or `/usr/bin/chromium`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fixtures.mock_backend.config import MockConfig
+from fixtures.mock_backend.server import MockServer
+from fixtures.mock_backend.testing import MockControl
+
+SYSTEM_CHROMIUM_ARGS = [
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="session")
+def mock_server() -> Iterator[MockControl]:
+    with MockServer(MockConfig()) as server:
+        control = MockControl(server.url)
+        yield control
+        control.close()
+
+
+@pytest.fixture
+def mock_backend(mock_server: MockControl) -> Iterator[MockControl]:
+    yield mock_server
+    mock_server.reset()
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any], playwright: Any) -> dict[str, Any]:
+    args = {**browser_type_launch_args, "headless": browser_type_launch_args.get("headless", True)}
+    if Path(playwright.chromium.executable_path).exists() or {"executable_path", "channel"} & set(args):
+        return args
+    args["executable_path"] = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    args["args"] = [*args.get("args", []), *SYSTEM_CHROMIUM_ARGS]
+    return args
