@@ -1,0 +1,93 @@
+"""Fixtures for the backend driver's tests: settings for one store of the shared mock backend, and drivers.
+
+Every test here drives the real Chromium against the real mock backend over HTTP. Opening a driver starts a
+browser (about a second), so tests share one driver per layout and module (`backend`, parametrised over the shipped mock layouts); tests that change
+settings, faults or sessions open their own with `open_store`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.backend.driver import PlaywrightBackend, open_playwright_backend
+from agent.backend.selectors import shipped_dir
+from agent.config import Settings
+from fixtures.mock_backend.testing import MockControl
+
+OpenStore = Callable[..., PlaywrightBackend]
+
+
+def store_settings(
+    control: MockControl, data_dir: Path, *, store: str = "store-a", selectors: str = "mock-v1", **backend: Any
+) -> Settings:
+    login, _ = control.credentials(store)
+    browser = backend.pop("browser", {})
+    return Settings(
+        data_dir=data_dir,
+        backend={"base_url": control.url, "username": login, "selectors": selectors, **backend},
+        browser=browser,
+    )
+
+
+@pytest.fixture
+def open_store(mock_backend: MockControl, tmp_path: Path) -> Iterator[OpenStore]:
+    """`open_store(store="store-a", selectors="mock-v1", password=None, otp_prompt=None, **backend settings)`."""
+    opened: list[PlaywrightBackend] = []
+
+    def open_(
+        *,
+        store: str = "store-a",
+        password: str | None = None,
+        otp_prompt: Callable[[], str] | None = None,
+        data_dir: Path | None = None,
+        **backend: Any,
+    ) -> PlaywrightBackend:
+        settings = store_settings(mock_backend, data_dir or tmp_path / "agent", store=store, **backend)
+        driver = open_playwright_backend(
+            settings, password=password or mock_backend.credentials(store)[1], otp_prompt=otp_prompt
+        )
+        opened.append(driver)
+        return driver
+
+    yield open_
+    for driver in opened:
+        driver.close()
+
+
+LAYOUTS = [layout for layout in ("v1", "v2") if (shipped_dir() / f"mock-{layout}.toml").is_file()]
+
+
+class Drivers:
+    """One driver per layout, opened on first use and shared by a module's tests."""
+
+    def __init__(self, control: MockControl, data_dir: Path) -> None:
+        self.control = control
+        self.data_dir = data_dir
+        self.open: dict[str, PlaywrightBackend] = {}
+
+    def get(self, layout: str) -> PlaywrightBackend:
+        if layout not in self.open:
+            settings = store_settings(self.control, self.data_dir / layout, selectors=f"mock-{layout}")
+            self.open[layout] = open_playwright_backend(settings, password=self.control.credentials()[1])
+        return self.open[layout]
+
+
+@pytest.fixture(scope="module")
+def drivers(mock_server: MockControl, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drivers]:
+    shared = Drivers(mock_server, tmp_path_factory.mktemp("agents"))
+    yield shared
+    for driver in shared.open.values():
+        driver.close()
+
+
+@pytest.fixture(params=LAYOUTS)
+def backend(request: pytest.FixtureRequest, drivers: Drivers, mock_backend: MockControl) -> PlaywrightBackend:
+    """A driver for store-a in each layout; the mock serves that layout (reset to v1 after the test)."""
+    layout: str = request.param
+    if layout != "v1":
+        mock_backend.set_faults(layout=layout)
+    return drivers.get(layout)
