@@ -15,7 +15,6 @@ every intent before acting (the same guarantee that makes a SIGKILL safe, tested
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -133,13 +132,13 @@ class Runner:
         cycle: CycleFn,
         schedule: Schedule,
         *,
-        status_path: Path | None = None,
+        on_next_run: Callable[[datetime | None], None] | None = None,
         session_path: Path | None = None,
         hard_exit: Callable[[int], None] = os._exit,
     ) -> None:
         self._cycle = cycle
         self._schedule = schedule
-        self._status_path = status_path
+        self._on_next_run = on_next_run
         self._session_path = session_path
         self._hard_exit = hard_exit
         self._stop = threading.Event()
@@ -224,7 +223,7 @@ class Runner:
         finally:
             if scheduler.running:
                 scheduler.shutdown(wait=False)
-            self._write_status(running=False)
+            self._report_next_run(running=False)
         logger.info("agent stopped after %d cycle(s)", self.cycles_run)
         return EXIT_FAILURE if self._gave_up else EXIT_OK
 
@@ -236,10 +235,10 @@ class Runner:
                 "skipping this cycle: the backend still needs a human login "
                 "(run `blacklist-agent login --interactive`; the agent resumes on its own afterwards)"
             )
-            self._write_status(running=True)
+            self._report_next_run(running=True)
             return
         self._run_cycle()
-        self._write_status(running=True)
+        self._report_next_run(running=True)
 
     def _run_cycle(self) -> None:
         cycle_stop = threading.Event()
@@ -332,40 +331,20 @@ class Runner:
             return False
         return True
 
-    # -- status for `blacklist-agent status` --------------------------------------------------------
+    # -- telling `blacklist-agent status` when the next cycle runs -----------------------------------
 
-    def _write_status(self, *, running: bool) -> None:
-        if self._status_path is None:
+    def _report_next_run(self, *, running: bool) -> None:
+        if self._on_next_run is None:
             return
-        next_run = None
+        when: datetime | None = None
         if running and self._scheduler is not None and self._scheduler.running:
             job = self._scheduler.get_job("sync")
             if job is not None and job.next_run_time is not None:
-                next_run = job.next_run_time.astimezone(UTC).isoformat()
-        data = {
-            "pid": os.getpid() if running else None,
-            "running": running,
-            "updated_at": _utcnow().isoformat(),
-            "cycles_run": self.cycles_run,
-            "last_exit_code": self.last_exit_code,
-            "waiting_for_human_login": self._waiting_for_login is not None,
-            "next_run_at": next_run,
-        }
-        tmp = self._status_path.with_suffix(".tmp")
+                when = job.next_run_time.astimezone(UTC)
         try:
-            tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
-            tmp.replace(self._status_path)
-        except OSError as exc:
-            logger.warning("could not write %s: %s", self._status_path, exc)
-
-
-def read_runner_status(status_path: Path) -> dict[str, Any] | None:
-    """What the background agent last wrote about itself (None when it never ran)."""
-    try:
-        data = json.loads(status_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+            self._on_next_run(when)
+        except Exception:  # status is a convenience: never let it stop the agent
+            logger.warning("could not record the next run time", exc_info=True)
 
 
 def _duration(seconds: float) -> str:

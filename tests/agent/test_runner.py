@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -174,25 +175,16 @@ def test_run_once_exit_codes_say_success_partial_or_human_needed(tmp_path: Path)
     assert Runner(needs_human, FAST).run_once() == 1
 
 
-def test_status_file_tells_when_the_next_cycle_runs(tmp_path: Path) -> None:
-    from agent.runner import read_runner_status
-
-    status = tmp_path / "agent-run.json"
+def test_next_run_time_is_reported_after_each_cycle_and_cleared_on_stop(tmp_path: Path) -> None:
     cycle = LedgerCycle(tmp_path / "ledger.db")
-    runner = Runner(cycle, FAST, status_path=status)
-    seen: list[dict[str, object]] = []
+    reported: list[datetime | None] = []
+    runner = Runner(cycle, FAST, on_next_run=reported.append)
+    stop_when(runner, lambda: len(reported) >= 2)
 
-    def running() -> bool:
-        data = read_runner_status(status)
-        if data and data["running"]:
-            seen.append(data)
-        return bool(seen)
-
-    stop_when(runner, running)
     assert runner.run_forever() == 0
-    assert seen[0]["pid"] == os.getpid()
-    assert seen[0]["next_run_at"]
-    assert read_runner_status(status)["running"] is False  # type: ignore[index]
+    assert all(isinstance(when, datetime) for when in reported[:2])
+    assert reported[1] > reported[0]  # type: ignore[operator]
+    assert reported[-1] is None  # not running any more: no next run
 
 
 HOLD_LOCK = """
