@@ -1,0 +1,178 @@
+"""A real hub (uvicorn on loopback over SQLite) per test, and agents for the mock backend's stores.
+
+The hub database is migrated once per session into a template file and copied for each test, so every
+test starts from an empty hub without paying for migrations.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from agent.backend.api import Backend
+from agent.backend.driver import open_backend
+from agent.config import Settings
+from agent.hub_client import HubClient
+from agent.reports import CycleReport, ShareReport
+from agent.share import share_all
+from agent.state import LocalState
+from agent.sync import run_cycle
+from fixtures.mock_backend.testing import MockControl
+from hub.admin import HubAdmin
+from hub.app import create_app
+from hub.db import migrate
+from hub.settings import HubSettings
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class HubServer:
+    """The hub app served by uvicorn in a thread; can be stopped and restarted on the same port."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        settings = HubSettings(
+            database_url=self.database_url, rate_limit_per_minute=60000, rate_limit_burst=10000
+        )
+        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port, log_level="warning")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 15
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the hub did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(15)
+            self._server = self._thread = None
+
+    def add_seller(self, store_id: str) -> str:
+        with HubAdmin(HubSettings(database_url=self.database_url)) as admin:
+            return admin.add_seller(f"seller of {store_id}", store_id)[1]
+
+    def admin(self) -> HubAdmin:
+        return HubAdmin(HubSettings(database_url=self.database_url))
+
+
+@pytest.fixture(scope="session")
+def hub_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("hub-template") / "hub.sqlite3"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def hub(hub_template: Path, tmp_path: Path) -> Iterator[HubServer]:
+    path = tmp_path / "hub.sqlite3"
+    shutil.copy(hub_template, path)
+    server = HubServer(f"sqlite:///{path}")
+    server.start()
+    yield server
+    server.stop()
+
+
+class KeptOpen:
+    """A backend whose `with` block leaves it open."""
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    def __enter__(self) -> Backend:
+        return self._backend
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+
+@dataclass
+class Agent:
+    """One store's agent, wired like the CLI wires it, with helpers for the two commands."""
+
+    store_id: str
+    settings: Settings
+    password: str
+    hub_client: HubClient
+    state: LocalState
+    kept: Backend | None = None
+
+    def backend(self) -> Backend:
+        # One browser per agent for the whole test (as a long-running agent could keep it): the engine's
+        # `with` does not close it; the fixture does.
+        if self.kept is None:
+            self.kept = open_backend(self.settings, password=self.password)
+        return KeptOpen(self.kept)  # type: ignore[return-value]
+
+    def sync(self, *, dry_run: bool = False, **kwargs: Any) -> CycleReport:
+        return run_cycle(
+            self.settings,
+            backend_factory=self.backend,
+            hub=self.hub_client,
+            state=self.state,
+            dry_run=dry_run,
+            **kwargs,
+        )
+
+    def share_all(self, *, dry_run: bool = False) -> ShareReport:
+        return share_all(
+            self.settings,
+            backend_factory=self.backend,
+            hub=self.hub_client,
+            state=self.state,
+            dry_run=dry_run,
+        )
+
+
+def agent_settings(data_dir: Path, base_url: str, login: str, hub_url: str) -> Settings:
+    browser: dict[str, Any] = {"executable": CHROMIUM} if CHROMIUM.exists() else {}
+    return Settings(
+        data_dir=data_dir,
+        backend={"base_url": base_url, "username": login},
+        browser=browser,
+        hub={"url": hub_url},
+    )
+
+
+@pytest.fixture
+def make_agent(mock_backend: MockControl, hub: HubServer, tmp_path: Path) -> Iterator[Callable[[str], Agent]]:
+    agents: list[Agent] = []
+
+    def make(store_id: str) -> Agent:
+        login, password = mock_backend.credentials(store_id)
+        settings = agent_settings(tmp_path / store_id, mock_backend.url, login, hub.url)
+        token = hub.add_seller(store_id)
+        client = HubClient(hub.url, token, max_retries=1, backoff=0.01)
+        agent = Agent(store_id, settings, password, client, LocalState.open(settings.state_db_path))
+        agents.append(agent)
+        return agent
+
+    yield make
+    for agent in agents:
+        if agent.kept is not None:
+            agent.kept.close()
+        agent.hub_client.close()
+        agent.state.close()
