@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.mock_backend.testing import MockControl, SellerClient
-from fixtures.mock_backend.testing import parse as html
+from fixtures.mock_backend.testing import MockControl, SellerClient, attr, hidden_fields, one, parse
 
 ODD_NAMES = [
     "a&memberId=1",
@@ -21,22 +20,18 @@ ODD_NAMES = [
 
 def confirm_and_submit(seller: SellerClient, member_id: str, name: str) -> str:
     """Open the link, submit the confirmation form as the page built it; returns the outcome shown."""
-    confirm = html(seller.get("/blacklist/add", params={"memberId": member_id, "name": name}).text)
-    form = confirm.css_first("form#blacklist-confirm-form")
-    fields = {i.attributes["name"] or "": i.attributes["value"] or "" for i in form.css("input[type=hidden]")}
-    result = html(seller.post(form.attributes["action"] or "", fields).text)
-    outcome = result.css_first("div#blacklist-result").attributes["data-outcome"]
-    return outcome or ""
+    confirm = seller.get("/blacklist/add", params={"memberId": member_id, "name": name}).text
+    form = "form#blacklist-confirm-form"
+    result = seller.post(attr(confirm, form, "action"), hidden_fields(confirm, form)).text
+    return attr(result, "div#blacklist-result", "data-outcome")
 
 
 def test_confirmation_page_changes_nothing(seller: SellerClient, mock_backend: MockControl) -> None:
     buyer = mock_backend.add_buyer("Tom & Jerry")
-    page = html(
-        seller.get("/blacklist/add", params={"memberId": buyer["member_id"], "name": buyer["name"]}).text
-    )
-    assert page.css_first("#confirm-member-id").text() == buyer["member_id"]
-    assert page.css_first("#confirm-name").text() == "Tom & Jerry"
-    assert page.css_first("form#blacklist-confirm-form button#confirm-button") is not None
+    page = seller.get("/blacklist/add", params={"memberId": buyer["member_id"], "name": buyer["name"]}).text
+    assert one(page, "#confirm-member-id").text() == buyer["member_id"]
+    assert one(page, "#confirm-name").text() == "Tom & Jerry"
+    assert one(page, "form#blacklist-confirm-form button#confirm-button").text() == "Confirm"
     assert buyer["member_id"] not in mock_backend.blacklist_ids()
 
 
@@ -57,12 +52,12 @@ def test_unencoded_ampersand_in_the_name_never_blacklists_anyone_else(
     victim = mock_backend.add_buyer("Innocent", member_id="1")
     buyer = mock_backend.add_buyer("a&memberId=1")
     # A naive link builder that forgets to encode: the name is cut and memberId appears twice.
-    page = html(seller.get(f"/blacklist/add?memberId={buyer['member_id']}&name=a&memberId=1").text)
-    fields = {i.attributes["name"] or "": i.attributes["value"] or "" for i in page.css("input[type=hidden]")}
+    page = seller.get(f"/blacklist/add?memberId={buyer['member_id']}&name=a&memberId=1").text
+    fields = hidden_fields(page, "form#blacklist-confirm-form")
     assert fields["memberId"] == "1"
     assert fields["name"] == "a"
-    outcome = html(seller.post("/blacklist/add", fields).text).css_first("#blacklist-result")
-    assert outcome.attributes["data-outcome"] == "name_mismatch"
+    result = seller.post("/blacklist/add", fields).text
+    assert attr(result, "#blacklist-result", "data-outcome") == "name_mismatch"
     assert victim["member_id"] not in mock_backend.blacklist_ids()
 
 
@@ -101,12 +96,12 @@ def test_each_outcome_has_its_own_element(seller: SellerClient, mock_backend: Mo
         (buyer["member_id"], "x"),
         ("5", "x"),
     ]:
-        result = html(seller.post("/blacklist/add", {"memberId": member_id, "name": name}).text)
-        ids.add(result.css_first("#blacklist-result p.result-message").attributes["id"])
+        result = seller.post("/blacklist/add", {"memberId": member_id, "name": name}).text
+        ids.add(attr(result, "#blacklist-result p.result-message", "id"))
     assert ids == {"result-added", "result-already", "result-mismatch", "result-unknown"}
 
 
 def test_link_without_a_name_says_it_is_incomplete(seller: SellerClient) -> None:
-    page = html(seller.get("/blacklist/add?memberId=123").text)
-    assert page.css_first("#confirm-error") is not None
-    assert page.css_first("form#blacklist-confirm-form") is None
+    page = seller.get("/blacklist/add?memberId=123").text
+    assert one(page, "#confirm-error")
+    assert not parse(page).css("form#blacklist-confirm-form")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fixtures.mock_backend.testing import MockControl, SellerClient, texts
-from fixtures.mock_backend.testing import parse as html
+from fixtures.mock_backend.testing import MockControl, SellerClient, attr, one, texts
 
 
 def test_seller_page_without_session_redirects_to_login_with_next(
@@ -20,7 +19,7 @@ def test_seller_page_without_session_redirects_to_login_with_next(
 def test_login_decides_the_store(new_seller: Callable[..., SellerClient]) -> None:
     a, b = new_seller("store-a"), new_seller("store-b")
     assert texts(a.get("/").text, "#store-name") != texts(b.get("/").text, "#store-name")
-    assert html(b.get("/").text).css_first("#store-name").attributes["data-store-id"] == "store-b"
+    assert attr(b.get("/").text, "#store-name", "data-store-id") == "store-b"
 
 
 def test_login_returns_to_the_page_asked_for(
@@ -37,7 +36,7 @@ def test_wrong_password_shows_an_error(
     client = new_seller(login=False)
     response = client.login("seller-a", "not-the-password")
     assert response.status_code == 200
-    assert html(response.text).css_first("#login-error") is not None
+    assert one(response.text, "#login-error").text() == "Incorrect account or password."
     assert client.get("/").status_code == 302
 
 
