@@ -42,7 +42,7 @@ from hub.sellers import authenticate
 
 logger = logging.getLogger(__name__)
 
-MAX_CURSOR = 2**62
+MAX_CURSOR = 2**62  # cursors are opaque; full-pull continuations are above 2**48
 
 _bearer = HTTPBearer(auto_error=False, description="The seller token printed by `blacklist-hub seller add`.")
 
@@ -203,7 +203,7 @@ def get_feed(
         etag = state.etag(cursor, limit)
         if _etag_matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers={"ETag": etag})
-        page = read_page(session, cursor, limit)
+        page = read_page(session, state, cursor, limit)
     body = json.dumps(page, ensure_ascii=False, separators=(",", ":")).encode()
     return Response(body, media_type="application/json", headers={"ETag": etag})
 

@@ -67,6 +67,7 @@ def _load_facts(session: Session, member_ids: Sequence[str]) -> dict[str, list[R
     facts: dict[str, list[ReportFacts]] = defaultdict(list)
     stmt = (
         select(
+            Report.id,
             Report.member_id,
             Report.name,
             Report.reason,
@@ -87,6 +88,7 @@ def _load_facts(session: Session, member_ids: Sequence[str]) -> dict[str, list[R
                 last_confirmed_at=row.last_confirmed_at,
                 seller_enabled=row.enabled,
                 standing=row.standing,
+                order=row.id,
             )
         )
     return facts

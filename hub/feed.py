@@ -3,7 +3,14 @@
 The feed serves, for each member id, only its latest change (`changes.seq = entries.seq`): a client only
 needs the latest state, and superseded rows may be compacted away. A change that is superseded while a
 client pages through simply reappears further on with its new, higher sequence number, so nothing is
-skipped. A pull from cursor 0 returns live entries only (nothing to delete on an empty client).
+skipped. The last page of a pull moves the cursor to the hub's last sequence number read in the same
+transaction (every change up to it is committed and was visible to the page query, see `hub.db`).
+
+Cursors are opaque integers. A plain cursor is a sequence number. A pull from 0 (a *full pull*) returns live
+entries only on its first page; while it has more pages its `next_cursor` is `FULL_PULL_BASE + seq`, a
+continuation that is never refused for being below the compaction horizon (the client started from
+nothing, so it cannot hold an entry whose tombstone was purged); its last page hands back a plain cursor.
+A plain cursor below the horizon, or ahead of the hub's last sequence number, gets 410 (`CursorGone`).
 
 `ETag` identifies the response for one (cursor, limit) while nothing at all changed in the hub (the last
 sequence number and the compaction horizon are in it), so a conditional poll costs one indexed row read.
@@ -20,6 +27,8 @@ from sqlalchemy.orm import Session
 
 from hub.models import Change, Entry, HubState
 
+FULL_PULL_BASE = 2**48
+
 
 class CursorGone(Exception):
     """The hub can no longer serve changes after this cursor; the client must re-pull from 0."""
@@ -34,8 +43,9 @@ class FeedState:
         return f'W/"f{cursor}-{limit}-{self.last_seq}-{self.horizon_seq}"'
 
     def check(self, cursor: int) -> None:
-        if cursor > self.last_seq:
-            raise CursorGone(f"cursor {cursor} is ahead of this hub's feed ({self.last_seq}): re-pull from 0")
+        position = cursor - FULL_PULL_BASE if cursor >= FULL_PULL_BASE else cursor
+        if position > self.last_seq:
+            raise CursorGone(f"cursor {cursor} is ahead of this hub's feed: re-pull from 0")
         if 0 < cursor < self.horizon_seq:
             raise CursorGone(f"cursor {cursor} is older than the compaction horizon: re-pull from 0")
 
@@ -63,8 +73,10 @@ def entry_json(entry: Entry | Any) -> dict[str, Any]:
     }
 
 
-def read_page(session: Session, cursor: int, limit: int) -> dict[str, Any]:
-    """One page of the feed as plain JSON-ready data (see docs/hub-api.md)."""
+def read_page(session: Session, state: FeedState, cursor: int, limit: int) -> dict[str, Any]:
+    """One page of the feed as plain JSON-ready data (see docs/hub-api.md); `state` read first."""
+    full_pull = cursor == 0 or cursor >= FULL_PULL_BASE
+    position = cursor - FULL_PULL_BASE if cursor >= FULL_PULL_BASE else cursor
     stmt = (
         select(
             Change.seq,
@@ -78,7 +90,7 @@ def read_page(session: Session, cursor: int, limit: int) -> dict[str, Any]:
             Entry.last_reported_at,
         )
         .join(Entry, and_(Entry.member_id == Change.member_id, Entry.seq == Change.seq))
-        .where(Change.seq > cursor)
+        .where(Change.seq > position)
         .order_by(Change.seq)
         .limit(limit + 1)
     )
@@ -96,5 +108,9 @@ def read_page(session: Session, cursor: int, limit: int) -> dict[str, Any]:
         }
         for row in rows
     ]
-    next_cursor = changes[-1]["seq"] if changes else cursor
+    last = changes[-1]["seq"] if changes else position
+    if has_more:
+        next_cursor = FULL_PULL_BASE + last if full_pull else last
+    else:
+        next_cursor = max(last, state.last_seq)
     return {"changes": changes, "next_cursor": next_cursor, "has_more": has_more}

@@ -9,7 +9,7 @@ in an upsert or snapshot) within the last `report_ttl_days`. From the counting r
 - `score` = round(100 × (1 − 0.5^W)) with W the sum of the weights: every full-weight reporter halves the
   remaining doubt (1 reporter → 50, 2 → 75, 3 → 88, 4 → 94); 0 when W is 0;
 - `reasons` = how many counting reports give each reason; `name` = the name in the most recently confirmed
-  report (ties: the most recently reported); first/last reported = min/max of their `reported_at`.
+  report (ties: the most recently reported, then the last filed); first/last reported = min/max of their `reported_at`.
 
 No counting report means no entry (the feed shows a tombstone). Because weights depend on report age, an
 entry also changes with time alone: `next_review_at` says when, and the expiry sweep recomputes it then.
@@ -42,6 +42,7 @@ class ReportFacts:
     seller_enabled: bool
     standing: float
     withdrawn: bool = False
+    order: int = 0  # tie-breaker: later-filed reports have a higher order (the row id)
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def aggregate(reports: Iterable[ReportFacts], now: datetime, ageing: Ageing) -> 
     live = [r for r in reports if counts(r, now, ageing)]
     if not live:
         return None
-    newest = max(live, key=lambda r: (r.last_confirmed_at, r.reported_at, r.name))
+    newest = max(live, key=lambda r: (r.last_confirmed_at, r.reported_at, r.order))
     return Aggregate(
         name=newest.name,
         reporters=len(live),

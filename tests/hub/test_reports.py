@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from hub import reports as reports_module
-from hub.reports import Limits, store_reports
-from hub.scoring import Ageing
-from hub.schemas import ReportIn
 from hub.models import Seller
+from hub.reports import Limits, store_reports
+from hub.schemas import ReportIn
+from hub.scoring import Ageing
 from tests.hub.conftest import HubClient, report
 
 
@@ -47,7 +47,9 @@ def test_empty_snapshot_withdraws_everything(hub: HubClient) -> None:
     assert hub.feed(a)["changes"] == []
 
 
-def test_failure_mid_snapshot_leaves_the_old_set_whole(hub: HubClient, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failure_mid_snapshot_leaves_the_old_set_whole(
+    hub: HubClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     a = hub.add_seller("a")
     hub.push(a, report("m1"), report("m2"))
 
@@ -60,7 +62,9 @@ def test_failure_mid_snapshot_leaves_the_old_set_whole(hub: HubClient, monkeypat
     db = hub.app.state.hub.db
     with pytest.raises(RuntimeError), db.write() as session:
         seller = session.query(Seller).one()
-        store_reports(session, seller, [ReportIn(member_id="m9", name="X")], hub.clock(), limits, snapshot=True)
+        store_reports(
+            session, seller, [ReportIn(member_id="m9", name="X")], hub.clock(), limits, snapshot=True
+        )
     monkeypatch.undo()
     me = hub.get("/v1/me", headers=a).json()
     assert me["reports"] == 2
@@ -99,7 +103,9 @@ def test_validation_names_each_bad_item(hub: HubClient) -> None:
 
 def test_duplicate_member_ids_in_one_request_are_rejected(hub: HubClient) -> None:
     a = hub.add_seller("a")
-    response = hub.post("/v1/reports", json={"reports": [report("m1"), report("m2"), report("m1")]}, headers=a)
+    response = hub.post(
+        "/v1/reports", json={"reports": [report("m1"), report("m2"), report("m1")]}, headers=a
+    )
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "reports", 2, "member_id"]
 
