@@ -109,8 +109,7 @@ def read_page(session: Session, state: FeedState, cursor: int, limit: int) -> di
         for row in rows
     ]
     last = changes[-1]["seq"] if changes else position
+    next_cursor = max(last, state.last_seq)
     if has_more:
         next_cursor = FULL_PULL_BASE + last if full_pull else last
-    else:
-        next_cursor = max(last, state.last_seq)
     return {"changes": changes, "next_cursor": next_cursor, "has_more": has_more}

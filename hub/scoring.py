@@ -9,7 +9,8 @@ in an upsert or snapshot) within the last `report_ttl_days`. From the counting r
 - `score` = round(100 × (1 − 0.5^W)) with W the sum of the weights: every full-weight reporter halves the
   remaining doubt (1 reporter → 50, 2 → 75, 3 → 88, 4 → 94); 0 when W is 0;
 - `reasons` = how many counting reports give each reason; `name` = the name in the most recently confirmed
-  report (ties: the most recently reported, then the last filed); first/last reported = min/max of their `reported_at`.
+  report (ties: the most recently reported, then the last filed); first/last reported = min/max of their
+  `reported_at`.
 
 No counting report means no entry (the feed shows a tombstone). Because weights depend on report age, an
 entry also changes with time alone: `next_review_at` says when, and the expiry sweep recomputes it then.

@@ -39,9 +39,15 @@ def test_entries_show_counts_and_reasons_but_never_who_reported(hub: HubClient) 
     hub.push(a, report("m1", reason="fraud", note="alpha's private note"))
     hub.push(b, report("m1", name="Jane R.", reason="chargeback"))
     entry = hub.entry(a, "m1")
-    assert entry == {"member_id": "m1", "name": "Jane R.", "reporters": 2, "score": 75,
-                     "reasons": {"chargeback": 1, "fraud": 1},
-                     "first_reported_at": "2026-11-20T12:00:00Z", "last_reported_at": "2026-11-20T12:00:00Z"}  # fmt: skip
+    assert entry == {
+        "member_id": "m1",
+        "name": "Jane R.",
+        "reporters": 2,
+        "score": 75,
+        "reasons": {"chargeback": 1, "fraud": 1},
+        "first_reported_at": "2026-11-20T12:00:00Z",
+        "last_reported_at": "2026-11-20T12:00:00Z",
+    }
     body = hub.get("/v1/feed", headers=b).text + hub.get("/v1/entries/m1", headers=b).text
     for secret in ("alpha", "beta", "private", "store-"):
         assert secret not in body
@@ -50,7 +56,7 @@ def test_entries_show_counts_and_reasons_but_never_who_reported(hub: HubClient) 
 def test_delta_pull_sees_changes_and_tombstones(hub: HubClient) -> None:
     a, b = hub.add_seller("a"), hub.add_seller("b")
     hub.push(a, report("m1"), report("m2"))
-    state, cursor = pull_all(hub, b)
+    _state, cursor = pull_all(hub, b)
     hub.push(b, report("m1"))
     hub.delete("/v1/reports/m2", headers=a)
     delta = hub.feed(b, cursor)["changes"]
@@ -97,7 +103,8 @@ def test_etag_of_another_cursor_does_not_give_304(hub: HubClient) -> None:
     stale = hub.get(
         "/v1/feed", params={"cursor": 0}, headers=a | {"If-None-Match": caught_up.headers["ETag"]}
     )
-    assert stale.status_code == 200 and len(stale.json()["changes"]) == 1
+    assert stale.status_code == 200
+    assert len(stale.json()["changes"]) == 1
 
 
 def test_cursor_below_the_compaction_horizon_gets_410_and_a_full_pull_recovers(hub: HubClient) -> None:

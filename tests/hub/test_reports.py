@@ -60,8 +60,9 @@ def test_failure_mid_snapshot_leaves_the_old_set_whole(
     monkeypatch.setattr(reports_module, "refresh_entries", crash)
     limits = Limits(Ageing(hub.app.state.hub.ageing.ttl, hub.app.state.hub.ageing.stale_after), 1000, 10000)
     db = hub.app.state.hub.db
-    with pytest.raises(RuntimeError), db.write() as session:
+    with db.write() as session:
         seller = session.query(Seller).one()
+    with pytest.raises(RuntimeError), db.write() as session:
         store_reports(
             session, seller, [ReportIn(member_id="m9", name="X")], hub.clock(), limits, snapshot=True
         )
@@ -92,8 +93,17 @@ def test_re_reporting_after_withdrawal_counts_as_new(hub: HubClient) -> None:
 
 def test_validation_names_each_bad_item(hub: HubClient) -> None:
     a = hub.add_seller("a")
-    body = {"reports": [report("ok"), report("bad id!"), report("m3", name="a\u0007b"), report("m4", reason="rude"),
-                        report("m5", name=""), report("m6", note="x" * 501), report("m7", name="n" * 129)]}  # fmt: skip
+    body = {
+        "reports": [
+            report("ok"),
+            report("bad id!"),
+            report("m3", name="a\u0007b"),
+            report("m4", reason="rude"),
+            report("m5", name=""),
+            report("m6", note="x" * 501),
+            report("m7", name="n" * 129),
+        ]
+    }
     response = hub.post("/v1/reports", json=body, headers=a)
     assert response.status_code == 422
     bad = sorted((e["loc"][2], e["loc"][3]) for e in response.json()["detail"])
