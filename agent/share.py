@@ -88,14 +88,16 @@ def share_all(
 def _sellers_reports(state: LocalState, seen: list[Any], report: ShareReport) -> list[Report]:
     reconcile(state, seen)
     known = state.known_entries()
+    # One report per buyer (the hub refuses a batch naming a member id twice), in the backend's order.
+    unique = {e.member_id: e for e in reversed(seen)}
     reports = [
         Report(e.member_id, e.name, reported_at=e.blacklisted_at)
-        for e in seen
+        for e in reversed(unique.values())
         if known.get(e.member_id) is not None and known[e.member_id].origin == "manual"
     ]
-    report.blacklist_size = len(seen)
+    report.blacklist_size = len(unique)
     report.sellers_entries = len(reports)
-    report.agent_entries_kept_private = len(seen) - len(reports)
+    report.agent_entries_kept_private = len(unique) - len(reports)
     return reports
 
 

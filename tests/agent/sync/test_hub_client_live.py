@@ -1,0 +1,45 @@
+"""The hub client against the real hub app, served by uvicorn on loopback over SQLite."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import HubServer
+
+from agent.errors import HubRejected
+from agent.hub_client import HubClient
+from agent.hub_models import Report
+
+
+def test_reports_from_two_sellers_reach_the_feed_as_one_entry_then_304(hub: HubServer) -> None:
+    a = HubClient(hub.url, hub.add_seller("store-a"))
+    b = HubClient(hub.url, hub.add_seller("store-b"))
+    a.push_reports([Report("42", "Xavier", "fraud")])
+    b.put_snapshot([Report("42", "Xavier", "chargeback")])
+
+    page = a.feed(0)
+    assert page is not None
+    (change,) = [c for c in page.changes if c.member_id == "42"]
+    assert change.entry is not None
+    assert (change.entry.reporters, dict(change.entry.reasons)) == (2, {"fraud": 1, "chargeback": 1})
+    moved = a.feed(page.next_cursor, etag=page.etag)  # a moved cursor: one empty page, a fresh ETag
+    etag = moved.etag if moved is not None else page.etag
+    assert a.feed(page.next_cursor, etag=etag) is None
+
+
+def test_snapshot_withdraws_what_is_gone_and_twice_changes_nothing(hub: HubServer) -> None:
+    a = HubClient(hub.url, hub.add_seller("store-a"))
+    first = a.put_snapshot([Report("1", "One"), Report("2", "Two")])
+    assert (first.created, first.withdrawn) == (2, 0)
+    second = a.put_snapshot([Report("1", "One")])
+    assert (second.unchanged, second.withdrawn) == (1, 1)
+    again = a.put_snapshot([Report("1", "One")])
+    assert (again.created, again.updated, again.withdrawn) == (0, 0, 0)
+    assert a.withdraw("1") is True
+    assert a.withdraw("1") is False
+    assert a.entry("1") is None
+
+
+def test_a_bad_token_is_refused_with_the_hubs_message(hub: HubServer) -> None:
+    with pytest.raises(HubRejected) as info:
+        HubClient(hub.url, "not-a-token").me()
+    assert info.value.status_code == 401
