@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from agent.cli import blacklist_cmds, doctor_cmd, setup_cmds, sync_cmds  # noqa: F401  (they register commands)
+from agent.cli import (  # noqa: F401  (they register commands)
+    agent_cmds,
+    blacklist_cmds,
+    doctor_cmd,
+    setup_cmds,
+    sync_cmds,
+)
 from agent.cli.app import app
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -117,20 +119,33 @@ def login(
         from_stdin=password_stdin, prompt=f"Password for {backend.username} at {backend.base_url}"
     )
     headless: bool | None = None
-    otp_prompt = None
+    otp_prompt: Callable[[], str] | None = None
     if interactive:
-        if display_available():
-            headless = False  # the seller completes any second step in the visible browser
-        else:
+        # The browser is shown where a display exists, so the seller sees what happens; the code itself is
+        # typed here, since the driver fills the backend's code form.
+        headless = False if display_available() else None
 
-            def otp_prompt() -> str:
-                return str(typer.prompt("One-time code sent by the backend")).strip()
+        def otp_prompt() -> str:
+            return str(typer.prompt("One-time code sent by the backend (e.g. by SMS)")).strip()
 
-    with (
-        err_console.status(f"Logging in to {backend.base_url} as {backend.username}"),
-        open_store(settings, password=password, otp_prompt=otp_prompt, headless=headless) as store,
-    ):
-        store.ensure_session()
+    # A saved session would let ensure_session() succeed without ever trying the password: set it aside
+    # so the login is real, and put it back if the password turns out wrong.
+    session = settings.session_path
+    set_aside = session.with_name(session.name + ".before-login")
+    if session.exists():
+        session.replace(set_aside)
+    spinner = err_console.status(f"Logging in to {backend.base_url} as {backend.username}")
+    try:
+        with (
+            contextlib.nullcontext() if interactive else spinner,  # a spinner would garble the code prompt
+            open_store(settings, password=password, otp_prompt=otp_prompt, headless=headless) as store,
+        ):
+            store.ensure_session()
+    except BaseException:
+        if set_aside.exists() and not session.exists():
+            set_aside.replace(session)
+        raise
+    set_aside.unlink(missing_ok=True)
     console.print(f"Logged in to {backend.base_url} as {backend.username}; session saved.")
     if keyring_problem is not None:
         warn(
