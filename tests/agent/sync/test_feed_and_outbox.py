@@ -1,0 +1,116 @@
+"""Pulling the feed into the cache and delivering the outbox, with the hub played by MockTransport."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from agent.feed import pull_feed
+from agent.hub_client import HubClient
+from agent.hub_models import Report
+from agent.outbox import deliver_outbox
+from agent.state import LocalState
+
+
+def entry(member_id: str, reporters: int = 2) -> dict[str, Any]:
+    return {
+        "member_id": member_id,
+        "name": f"B{member_id}",
+        "reporters": reporters,
+        "score": 50,
+        "reasons": {},
+    }
+
+
+def change(seq: int, member_id: str, live: bool = True) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "member_id": member_id,
+        "deleted": not live,
+        "entry": entry(member_id) if live else None,
+    }
+
+
+def hub(handler: Callable[[httpx.Request], httpx.Response]) -> HubClient:
+    return HubClient("http://127.0.0.1:9", "t", transport=httpx.MockTransport(handler), sleep=lambda s: None)
+
+
+def feed_server(pages: dict[int, httpx.Response]) -> Callable[[httpx.Request], httpx.Response]:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return pages[int(request.url.params["cursor"])]
+
+    return handler
+
+
+def page(changes: list[dict[str, Any]], next_cursor: int, has_more: bool = False) -> httpx.Response:
+    body = {"changes": changes, "next_cursor": next_cursor, "has_more": has_more}
+    return httpx.Response(200, json=body, headers={"ETag": f'"{next_cursor}"'})
+
+
+def test_tombstones_remove_cached_entries_and_the_cursor_advances() -> None:
+    state = LocalState.in_memory()
+    pull_feed(hub(feed_server({0: page([change(1, "a"), change(2, "b")], 2)})), state)
+    pull_feed(hub(feed_server({2: page([change(3, "a", live=False)], 3)})), state)
+    assert set(state.shared_entries()) == {"b"}
+    assert state.get_meta("feed_cursor") == "3"
+
+
+def test_expired_cursor_re_pulls_everything_and_drops_what_vanished() -> None:
+    state = LocalState.in_memory()
+    pull_feed(hub(feed_server({0: page([change(1, "a"), change(2, "b")], 2)})), state)
+    pages = {
+        2: httpx.Response(410, json={"detail": "gone"}),
+        0: page([change(9, "b")], 9),
+    }
+    result = pull_feed(hub(feed_server(pages)), state)
+    assert result.full_repull
+    assert set(state.shared_entries()) == {"b"}
+
+
+def test_a_full_pull_stopped_half_way_keeps_the_old_entries_until_it_completes() -> None:
+    state = LocalState.in_memory()
+    pull_feed(hub(feed_server({0: page([change(1, "old")], 1)})), state)
+    state.set_meta("feed_cursor", "0")  # as after a 410
+    state.set_meta("feed_full_pull", "1")
+    state.set_meta("feed_generation", "2")
+    pages = {0: page([change(5, "new")], 100, has_more=True), 100: page([change(6, "newer")], 6)}
+
+    class StopAfterFirst:
+        def is_set(self) -> bool:
+            return True
+
+    pull_feed(hub(feed_server(pages)), state, stop=StopAfterFirst())  # type: ignore[arg-type]
+    assert set(state.shared_entries()) == {"old", "new"}
+    pull_feed(hub(feed_server(pages)), state)
+    assert set(state.shared_entries()) == {"new", "newer"}
+
+
+def test_a_report_the_hub_refuses_is_set_aside_and_the_others_are_delivered() -> None:
+    state = LocalState.in_memory()
+    for member_id in ("ok1", "bad", "ok2"):
+        state.queue_report(Report(member_id, member_id.upper()))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        ids = [r["member_id"] for r in json.loads(request.content)["reports"]]
+        if "bad" in ids:
+            detail = [{"loc": ["body", "reports", ids.index("bad"), "name"], "msg": "bad name"}]
+            return httpx.Response(422, json={"detail": detail})
+        return httpx.Response(200, json={"created": len(ids), "updated": 0, "unchanged": 0})
+
+    result = deliver_outbox(hub(handler), state)
+    assert (result.reports, result.rejected) == (2, ["bad"])
+    assert state.outbox() == []
+    assert state.outbox_counts() == {"pending": 0, "rejected": 1}
+    assert state.reported_ids() == {"ok1", "ok2"}
+
+
+def test_nothing_leaves_the_outbox_while_the_hub_is_down() -> None:
+    state = LocalState.in_memory()
+    state.queue_report(Report("a", "A"))
+    state.queue_withdrawal("b", "B")
+    result = deliver_outbox(hub(lambda request: httpx.Response(503)), state)
+    assert result.error is not None
+    assert {i.member_id for i in state.outbox()} == {"a", "b"}
