@@ -65,15 +65,12 @@ class HubAdmin:
 
     def list_sellers(self) -> list[SellerInfo]:
         with self.db.read() as session:
-            counts = dict(
-                session.execute(
-                    select(Report.seller_id, func.count())
-                    .where(Report.withdrawn_at.is_(None))
-                    .group_by(Report.seller_id)
-                )
-                .tuples()
-                .all()
+            per_seller = (
+                select(Report.seller_id, func.count())
+                .where(Report.withdrawn_at.is_(None))
+                .group_by(Report.seller_id)
             )
+            counts: dict[int, int] = {row[0]: row[1] for row in session.execute(per_seller)}
             sellers = session.execute(select(Seller).order_by(Seller.id)).scalars().all()
             return [
                 SellerInfo(s.id, s.name, s.store_id, s.enabled, s.standing, s.created_at, counts.get(s.id, 0))

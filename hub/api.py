@@ -274,9 +274,8 @@ def metrics(ctx: Ctx) -> PlainTextResponse:
         with ctx.db.read() as session:
             state = feed_state(session)
             live_entries = session.execute(select(func.count()).where(Entry.live.is_(True))).scalar_one()
-            sellers = dict(
-                session.execute(select(Seller.enabled, func.count()).group_by(Seller.enabled)).tuples().all()
-            )
+            by_state = select(Seller.enabled, func.count()).group_by(Seller.enabled)
+            sellers: dict[bool, int] = {row[0]: row[1] for row in session.execute(by_state)}
             live_reports = session.execute(
                 select(func.count()).where(
                     Report.withdrawn_at.is_(None), Report.last_confirmed_at > now - ctx.ageing.ttl
