@@ -160,3 +160,46 @@ def make_hub(hub_url: str) -> Iterator[MakeHub]:
 @pytest.fixture
 def hub(make_hub: MakeHub) -> HubClient:
     return make_hub()
+
+
+class ServedHub:
+    """A hub app served by a real uvicorn server on loopback, in a thread."""
+
+    def __init__(self, settings: HubSettings) -> None:
+        import socket
+
+        import uvicorn
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.settings = settings
+        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+        self.server = uvicorn.Server(config)
+
+    def __enter__(self) -> ServedHub:
+        import threading
+        import time
+
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the hub server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
+
+
+@pytest.fixture
+def served_hub(hub_url: str) -> Iterator[ServedHub]:
+    settings = HubSettings(
+        database_url=hub_url, rate_limit_per_minute=100000, rate_limit_burst=10000, sweep_interval_seconds=0
+    )
+    with ServedHub(settings) as served:
+        yield served

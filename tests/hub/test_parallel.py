@@ -1,0 +1,83 @@
+"""Many sellers at once against a real uvicorn server: exact counts, and a feed reader that misses nothing."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import httpx
+
+from hub.admin import HubAdmin
+from tests.hub.conftest import ServedHub, report
+
+SELLERS = 20
+POOL = [f"p{i:02}" for i in range(60)]
+
+
+def chosen(seller: int) -> list[str]:
+    """A deterministic, overlapping subset of the pool for each seller."""
+    return [m for i, m in enumerate(POOL) if (i * 7 + seller * 3) % 5 < 2 + seller % 2]
+
+
+def pull(client: httpx.Client, headers: dict[str, str], state: dict[str, Any], cursor: int) -> int:
+    while True:
+        page = client.get("/v1/feed", params={"cursor": cursor, "limit": 7}, headers=headers).json()
+        for change in page["changes"]:
+            if change["deleted"]:
+                state.pop(change["member_id"], None)
+            else:
+                state[change["member_id"]] = change["entry"]["reporters"]
+        cursor = page["next_cursor"]
+        if not page["has_more"]:
+            return cursor
+
+
+def test_twenty_sellers_pushing_in_parallel_give_exact_counts(served_hub: ServedHub) -> None:
+    with HubAdmin(served_hub.settings) as admin:
+        tokens = [admin.add_seller(f"s{i}", f"S{i}")[1] for i in range(SELLERS + 1)]
+    headers = [{"Authorization": f"Bearer {t}"} for t in tokens]
+    errors: list[str] = []
+    done = threading.Event()
+
+    def seller(i: int) -> None:
+        ids = chosen(i)
+        with httpx.Client(base_url=served_hub.url, timeout=60) as client:
+            for start in range(0, len(ids), 8):  # several upserts, then a snapshot that drops the first id
+                batch = [report(m, reason="fraud") for m in ids[start : start + 8]]
+                response = client.post("/v1/reports", json={"reports": batch}, headers=headers[i])
+                if response.status_code != 200:
+                    errors.append(response.text)
+            final = [report(m, reason="chargeback") for m in ids[1:]]
+            response = client.put("/v1/reports", json={"reports": final}, headers=headers[i])
+            if response.status_code != 200 or response.json()["withdrawn"] != 1:
+                errors.append(response.text)
+
+    reader_state: dict[str, Any] = {}
+
+    def reader() -> None:
+        cursor = 0
+        with httpx.Client(base_url=served_hub.url, timeout=60) as client:
+            while not done.is_set():
+                cursor = pull(client, headers[SELLERS], reader_state, cursor)
+            pull(client, headers[SELLERS], reader_state, cursor)
+
+    threads = [threading.Thread(target=seller, args=(i,)) for i in range(SELLERS)]
+    watcher = threading.Thread(target=reader)
+    watcher.start()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    done.set()
+    watcher.join()
+
+    assert errors == []
+    expected = {m: sum(m in chosen(i)[1:] for i in range(SELLERS)) for m in POOL}
+    expected = {m: n for m, n in expected.items() if n}
+    with httpx.Client(base_url=served_hub.url) as client:
+        fresh: dict[str, Any] = {}
+        pull(client, headers[SELLERS], fresh, 0)
+        entry = client.get(f"/v1/entries/{POOL[3]}", headers=headers[0]).json()
+    assert fresh == expected
+    assert reader_state == expected  # the reader polling throughout missed no change
+    assert entry["reasons"] == {"chargeback": expected[POOL[3]]}
