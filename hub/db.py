@@ -29,6 +29,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError as AlembicError
 from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -157,9 +158,11 @@ def schema_status(conn: Connection) -> SchemaStatus:
     script = ScriptDirectory.from_config(_alembic_config())
     if current == script.get_current_head():
         return "current"
-    if script.get_revision(current) is None:
-        return "ahead"
-    return "outdated"
+    try:
+        known = script.get_revision(current) is not None
+    except AlembicError:
+        known = False
+    return "outdated" if known else "ahead"
 
 
 def migrate(url: str | Database) -> str:
