@@ -1,8 +1,8 @@
 """Fixtures for the backend driver's tests: settings for one store of the shared mock backend, and drivers.
 
 Every test here drives the real Chromium against the real mock backend over HTTP. Opening a driver starts a
-browser (about a second), so tests share one driver per layout and module (`backend`, parametrised over the shipped mock layouts); tests that change
-settings, faults or sessions open their own with `open_store`.
+browser (seconds on a busy machine), so tests share one driver per layout and module (`backend`,
+parametrised over the shipped mock layouts); tests that need their own settings or session use `open_store`.
 """
 
 from __future__ import annotations
@@ -12,30 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from backend_helpers import OpenStore, store_settings
 
 from agent.backend.driver import PlaywrightBackend, open_playwright_backend
 from agent.backend.selectors import shipped_dir
-from agent.config import Settings
 from fixtures.mock_backend.testing import MockControl
-
-OpenStore = Callable[..., PlaywrightBackend]
-
-
-def store_settings(
-    control: MockControl, data_dir: Path, *, store: str = "store-a", selectors: str = "mock-v1", **backend: Any
-) -> Settings:
-    login, _ = control.credentials(store)
-    browser = backend.pop("browser", {})
-    return Settings(
-        data_dir=data_dir,
-        backend={"base_url": control.url, "username": login, "selectors": selectors, **backend},
-        browser=browser,
-    )
 
 
 @pytest.fixture
 def open_store(mock_backend: MockControl, tmp_path: Path) -> Iterator[OpenStore]:
-    """`open_store(store="store-a", selectors="mock-v1", password=None, otp_prompt=None, **backend settings)`."""
+    """`open_store(store=, selectors=, password=, otp_prompt=, data_dir=, **backend settings)`."""
     opened: list[PlaywrightBackend] = []
 
     def open_(

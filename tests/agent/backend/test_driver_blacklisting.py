@@ -7,19 +7,16 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from backend_helpers import not_blacklisted
 
 from agent.backend.driver import PlaywrightBackend
 from agent.models import BlacklistOutcome, RemovalOutcome
 from fixtures.mock_backend.testing import MockControl
 
 
-def not_blacklisted(control: MockControl, count: int) -> list[tuple[str, str]]:
-    listed = set(control.blacklist_ids())
-    buyers = [(c["member_id"], c["name"]) for c in control.store(full=True)["customers"]]
-    return [b for b in buyers if b[0] not in listed][:count]
-
-
-def test_blacklist_by_link_adds_then_reports_already(backend: PlaywrightBackend, mock_backend: MockControl) -> None:
+def test_blacklist_by_link_adds_then_reports_already(
+    backend: PlaywrightBackend, mock_backend: MockControl
+) -> None:
     member_id, name = not_blacklisted(mock_backend, 1)[0]
     first = backend.blacklist_by_link(member_id, name)
     assert (first.outcome, first.ok) == (BlacklistOutcome.ADDED, True)
@@ -28,7 +25,9 @@ def test_blacklist_by_link_adds_then_reports_already(backend: PlaywrightBackend,
     assert (again.outcome, again.ok) == (BlacklistOutcome.ALREADY, True)
 
 
-def test_wrong_name_and_unknown_buyer_change_nothing(backend: PlaywrightBackend, mock_backend: MockControl) -> None:
+def test_wrong_name_and_unknown_buyer_change_nothing(
+    backend: PlaywrightBackend, mock_backend: MockControl
+) -> None:
     member_id, name = not_blacklisted(mock_backend, 1)[0]
     before = mock_backend.blacklist_ids()
     assert backend.blacklist_by_link(member_id, name + "x").outcome is BlacklistOutcome.MISMATCH
@@ -63,7 +62,9 @@ def test_link_blacklists_exactly_the_named_buyer(
         assert decoy["member_id"] not in mock_backend.blacklist_ids()
 
 
-def test_many_buyers_are_blacklisted_concurrently(backend: PlaywrightBackend, mock_backend: MockControl) -> None:
+def test_many_buyers_are_blacklisted_concurrently(
+    backend: PlaywrightBackend, mock_backend: MockControl
+) -> None:
     buyers = not_blacklisted(mock_backend, 12)
     buyers.append(("999999999999998", "Nobody"))
     progress: list[int] = []
@@ -80,7 +81,9 @@ def test_blacklist_from_an_order_page(backend: PlaywrightBackend, mock_backend: 
     order = mock_backend.place_order("store-a", buyer["member_id"])
     result = backend.blacklist_from_order(order["order_id"])
     assert (result.member_id, result.name, result.outcome) == (
-        buyer["member_id"], "Order Placer", BlacklistOutcome.ADDED,
+        buyer["member_id"],
+        "Order Placer",
+        BlacklistOutcome.ADDED,
     )
     assert mock_backend.blacklist_ids()[0] == buyer["member_id"]
     with pytest.raises(httpx.HTTPStatusError, match="403"):  # the store now refuses the buyer

@@ -20,7 +20,9 @@ def test_blacklist_is_read_most_recent_first(backend: PlaywrightBackend, mock_ba
     assert all(e.blacklisted_at is not None for e in entries)
 
 
-def test_every_customer_is_read_with_its_details(backend: PlaywrightBackend, mock_backend: MockControl) -> None:
+def test_every_customer_is_read_with_its_details(
+    backend: PlaywrightBackend, mock_backend: MockControl
+) -> None:
     progress: list[tuple[int, int | None]] = []
     customers = list(backend.read_customers(progress=lambda done, total: progress.append((done, total))))
     expected = {c["member_id"]: c for c in mock_backend.store(full=True)["customers"]}
@@ -28,7 +30,10 @@ def test_every_customer_is_read_with_its_details(backend: PlaywrightBackend, moc
     for customer in customers:
         want = expected[customer.member_id]
         assert (customer.name, customer.country, customer.orders, customer.blacklisted) == (
-            want["name"], want["country"], want["orders"], want["blacklisted"],
+            want["name"],
+            want["country"],
+            want["orders"],
+            want["blacklisted"],
         )
         assert abs(customer.amount - want["amount"]) < 0.005
     assert progress[-1][0] == len(customers)
@@ -44,7 +49,9 @@ def test_orders_newer_than_a_watermark(backend: PlaywrightBackend, mock_backend:
     ]
 
 
-def test_a_new_order_appears_after_the_watermark(backend: PlaywrightBackend, mock_backend: MockControl) -> None:
+def test_a_new_order_appears_after_the_watermark(
+    backend: PlaywrightBackend, mock_backend: MockControl
+) -> None:
     watermark = max(o.created_at for o in backend.read_orders())
     buyer = mock_backend.add_buyer("Fresh Buyer")
     placed = mock_backend.place_order("store-a", buyer["member_id"])

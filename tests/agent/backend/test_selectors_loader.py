@@ -30,7 +30,7 @@ def test_shipped_files_load_by_stem() -> None:
     assert "mock-v1" in shipped_stems()
     for stem in shipped_stems():
         site = load_selectors(stem)
-        assert site.name and site.pages["customers"].selectors["row"].css
+        assert site.pages["customers"].selectors["row"].css
 
 
 def test_a_path_loads_the_same_file_as_its_stem() -> None:

@@ -1,0 +1,164 @@
+"""The driver under every fault switch of the mock backend, and under refused logins."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from backend_helpers import OpenStore, not_blacklisted, store_settings
+
+from agent.backend.driver import PlaywrightBackend, open_playwright_backend
+from agent.errors import BackendUnavailable, LoginFailed, LoginNeedsHuman
+from agent.models import BlacklistOutcome
+from fixtures.mock_backend.testing import MockControl
+
+
+@pytest.fixture(scope="module")
+def tough_shared(
+    mock_server: MockControl, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PlaywrightBackend]:
+    """A v1 driver with short timeouts and few retries, shared by the module (a browser costs seconds)."""
+    settings = store_settings(
+        mock_server, tmp_path_factory.mktemp("tough"), timeout_seconds=1.0, max_retries=3
+    )
+    with open_playwright_backend(settings, password=mock_server.credentials()[1]) as driver:
+        yield driver
+
+
+@pytest.fixture
+def tough(tough_shared: PlaywrightBackend, mock_backend: MockControl) -> PlaywrightBackend:
+    tough_shared.ensure_session()
+    return tough_shared
+
+
+def test_latency_is_tolerated(backend: PlaywrightBackend, mock_backend: MockControl) -> None:
+    mock_backend.set_faults(latency_ms=150)
+    assert [e.member_id for e in backend.read_blacklist()] == mock_backend.blacklist_ids()
+
+
+def test_timeouts_end_in_backend_unavailable_naming_page_and_url(
+    tough: PlaywrightBackend, mock_backend: MockControl
+) -> None:
+    mock_backend.set_faults(latency_ms=1300)
+    with pytest.raises(BackendUnavailable) as caught:
+        tough.read_blacklist()
+    assert caught.value.page == "customers"
+    assert "blacklisted=1" in str(caught.value.url)
+
+
+def test_random_server_errors_are_retried(backend: PlaywrightBackend, mock_backend: MockControl) -> None:
+    expected = {c["member_id"] for c in mock_backend.store(full=True)["customers"]}
+    buyers = not_blacklisted(mock_backend, 6)
+    mock_backend.set_faults(error_rate=0.35)
+    assert {c.member_id for c in backend.read_customers()} == expected
+    results = list(backend.blacklist_many(buyers))
+    assert {r.outcome for r in results} == {BlacklistOutcome.ADDED}
+    mock_backend.set_faults(error_rate=0)
+    assert {b[0] for b in buyers} <= set(mock_backend.blacklist_ids())
+
+
+def test_persistent_server_errors_raise_with_the_page_saved(
+    open_store: OpenStore, mock_backend: MockControl
+) -> None:
+    driver = open_store(max_retries=2)
+    driver.ensure_session()
+    mock_backend.set_faults(error_rate=1.0)
+    with pytest.raises(BackendUnavailable, match="HTTP 500") as caught:
+        driver.blacklist_by_link("1", "x")
+    html = [p for p in caught.value.artifacts if p.suffix == ".html"]
+    png = [p for p in caught.value.artifacts if p.suffix == ".png"]
+    assert html
+    assert png
+    assert png[0].stat().st_size > 0
+    assert "Something went wrong" in html[0].read_text(encoding="utf-8")
+    assert caught.value.page == "blacklist_confirm"
+
+
+def test_rate_limit_answers_429_are_waited_out(tough: PlaywrightBackend, mock_backend: MockControl) -> None:
+    driver = tough
+    sent_before = driver.requests
+    buyers = not_blacklisted(mock_backend, 8)
+    mock_backend.set_faults(rate_limit=5)
+    results = list(driver.blacklist_many(buyers))
+    assert {r.outcome for r in results} == {BlacklistOutcome.ADDED}
+    assert driver.requests - sent_before > 2 * len(buyers)  # some were refused and sent again
+
+
+def test_session_expiry_mid_batch_logs_in_once_and_finishes(
+    tough: PlaywrightBackend, mock_backend: MockControl
+) -> None:
+    driver = tough
+    logins_before = driver.logins
+    buyers = not_blacklisted(mock_backend, 10)
+
+    def expire_after_third(done: int, total: int | None) -> None:
+        if done == 3:
+            mock_backend.expire_sessions("store-a")
+
+    results = list(driver.blacklist_many(buyers, progress=expire_after_third))
+    assert {r.outcome for r in results} == {BlacklistOutcome.ADDED}
+    assert {b[0] for b in buyers} <= set(mock_backend.blacklist_ids())
+    assert driver.logins == logins_before + 1
+
+
+def test_one_time_code_without_a_human_raises_login_needs_human(
+    open_store: OpenStore, mock_backend: MockControl
+) -> None:
+    mock_backend.set_faults(otp_required=True)
+    driver = open_store()
+    with pytest.raises(LoginNeedsHuman, match="blacklist-agent login --interactive") as caught:
+        driver.read_blacklist()
+    assert caught.value.page == "otp"
+    assert driver.logins == 0
+
+
+def test_one_time_code_from_the_prompt_logs_in_and_is_remembered(
+    open_store: OpenStore, mock_backend: MockControl
+) -> None:
+    mock_backend.set_faults(otp_required=True)
+    login, _ = mock_backend.credentials()
+    asked: list[str] = []
+
+    def prompt() -> str:
+        code = mock_backend.otp(login)
+        assert code is not None
+        asked.append(code)
+        return code
+
+    driver = open_store(otp_prompt=prompt)
+    assert [e.member_id for e in driver.read_blacklist()] == mock_backend.blacklist_ids()
+    driver.close()
+    assert len(asked) == 1
+    mock_backend.expire_sessions("store-a")  # the next run must log in again, on a trusted device
+    again = open_store()
+    assert [e.member_id for e in again.read_blacklist()] == mock_backend.blacklist_ids()
+    assert again.logins == 1
+
+
+def test_a_full_blacklist_is_reported_not_hidden(tough: PlaywrightBackend, mock_backend: MockControl) -> None:
+    driver = tough
+    buyers = not_blacklisted(mock_backend, 3)
+    before = mock_backend.blacklist_ids()
+    mock_backend.set_faults(blacklist_capacity=len(before) + 1)
+    results = list(driver.blacklist_many(buyers))
+    assert [r.outcome for r in results] == [
+        BlacklistOutcome.ADDED,
+        BlacklistOutcome.FULL,
+        BlacklistOutcome.FULL,
+    ]
+    assert not results[1].ok
+    assert mock_backend.blacklist_ids() == [buyers[0][0], *before]
+
+
+def test_wrong_password_is_refused_then_the_lockout_reported(open_store: OpenStore) -> None:
+    driver = open_store(password="not-the-password")
+    failures: list[LoginFailed] = []
+    for _ in range(5):  # the fifth wrong password locks the account
+        with pytest.raises(LoginFailed) as caught:
+            driver.ensure_session()
+        failures.append(caught.value)
+    assert not failures[0].locked
+    assert "not-the-password" not in str(failures[0])
+    assert any(p.suffix == ".png" for p in failures[0].artifacts)
+    assert failures[-1].locked
+    assert "lock" in str(failures[-1]).lower()
