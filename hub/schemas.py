@@ -54,7 +54,10 @@ def _as_utc(value: datetime | None) -> datetime | None:
         return None
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. year 9999 at UTC-23:59
+        raise ValueError("date out of range") from None
 
 
 MemberId = Annotated[str, StringConstraints(pattern=MEMBER_ID_PATTERN)]

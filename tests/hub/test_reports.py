@@ -127,6 +127,8 @@ def test_duplicate_member_ids_in_one_request_are_rejected(hub: HubClient) -> Non
         b'{"reports": [{"member_id": "m1", "name": "x", "note": "a\\u0000b"}]}',
         b'{"reports": [{"member_id": "m1", "name": "x", "reported_at": "9999-12-31T23:59:59"}]}',
         b'{"reports": [{"member_id": "m1", "name": "x", "reported_at": 1e300}]}',
+        b'{"reports": [{"member_id": "m1", "name": "x", "reported_at": "9999-12-31T23:59:59-23:59"}]}',
+        b'{"reports": [{"member_id": "m1", "name": "x", "reported_at": "0001-01-01T00:00:00+01:00"}]}',
         b'{"reports": {"member_id": "m1"}}',
         b"not json",
         b"",
