@@ -34,6 +34,7 @@ LAUNCH_ARGS = [
 ]
 BLOCKED_RESOURCES = frozenset({"image", "font", "media"})
 SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+FIXED_CHROMIUM_PATHS = (Path("/usr/bin/chromium"), Path("/usr/lib/chromium/chromium"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +50,8 @@ class BrowserChoice:
         return f"{what} ({self.origin})"
 
 
-def resolve_browser(settings: Settings, playwright: Playwright) -> BrowserChoice:
-    managed = Path(playwright.chromium.executable_path)
+def resolve_browser(settings: Settings, managed: Path) -> BrowserChoice:
+    """Pick the browser; `managed` is where Playwright's own Chromium would be."""
     if managed.is_file():
         return BrowserChoice(managed, None, "Playwright-managed Chromium")
     configured = settings.browser.executable
@@ -67,6 +68,10 @@ def resolve_browser(settings: Settings, playwright: Playwright) -> BrowserChoice
     )
 
 
+def managed_chromium(playwright: Playwright) -> Path:
+    return Path(playwright.chromium.executable_path)
+
+
 def find_system_chromium() -> Path | None:
     env = os.environ.get("CHROMIUM_PATH")
     if env and Path(env).is_file():
@@ -75,8 +80,7 @@ def find_system_chromium() -> Path | None:
         found = shutil.which(name)
         if found:
             return Path(found)
-    fixed = Path("/usr/bin/chromium")
-    return fixed if fixed.is_file() else None
+    return next((path for path in FIXED_CHROMIUM_PATHS if path.is_file()), None)
 
 
 def display_available() -> bool:
@@ -87,7 +91,7 @@ def display_available() -> bool:
 
 
 async def launch(settings: Settings, playwright: Playwright, *, headless: bool) -> Browser:
-    choice = resolve_browser(settings, playwright)
+    choice = resolve_browser(settings, managed_chromium(playwright))
     logger.info("launching %s, headless=%s", choice.describe(), headless)
     kwargs: dict[str, Any] = {"headless": headless, "args": LAUNCH_ARGS}
     if choice.executable is not None:
@@ -121,7 +125,7 @@ async def _block_heavy_resources(route: Route) -> None:
 
 async def _launch_check(settings: Settings) -> str:
     async with async_playwright() as pw:
-        choice = resolve_browser(settings, pw)
+        choice = resolve_browser(settings, managed_chromium(pw))
         browser = await launch(settings, pw, headless=True)
         try:
             page = await browser.new_page()
