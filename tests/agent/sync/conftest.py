@@ -22,6 +22,7 @@ from agent.backend.api import Backend
 from agent.backend.driver import open_backend
 from agent.config import Settings
 from agent.hub_client import HubClient
+from agent.hub_models import Report
 from agent.reports import CycleReport, ShareReport
 from agent.share import share_all
 from agent.state import LocalState
@@ -50,6 +51,7 @@ class HubServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self.clients: list[HubClient] = []
 
     def start(self) -> None:
         settings = HubSettings(
@@ -93,6 +95,8 @@ def hub(hub_template: Path, tmp_path: Path) -> Iterator[HubServer]:
     server = HubServer(f"sqlite:///{path}")
     server.start()
     yield server
+    for client in server.clients:
+        client.close()
     server.stop()
 
 
@@ -176,3 +180,17 @@ def make_agent(mock_backend: MockControl, hub: HubServer, tmp_path: Path) -> Ite
             agent.kept.close()
         agent.hub_client.close()
         agent.state.close()
+
+
+def reported_on_hub(
+    hub: HubServer, member_id: str, name: str, reporters: int, reason: str = "fraud"
+) -> list[HubClient]:
+    """`reporters` other stores (hub sellers without a mock store) report the buyer straight to the hub;
+    returns their clients (closed with the hub), e.g. to withdraw later."""
+    clients = []
+    for _ in range(reporters):
+        client = HubClient(hub.url, hub.add_seller(f"elsewhere-{member_id}-{time.monotonic_ns()}"))
+        client.push_reports([Report(member_id, name, reason)])
+        clients.append(client)
+    hub.clients += clients
+    return clients

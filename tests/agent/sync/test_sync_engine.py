@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from conftest import Agent, HubServer
+from conftest import Agent, HubServer, reported_on_hub
 
 from fixtures.mock_backend.testing import MockControl
 
 MakeAgent = Callable[[str], Agent]
 
 
-def caught_by(mock: MockControl, name: str, *agents: Agent) -> str:
-    """A new buyer that each of `agents`' sellers blacklists by hand and shares."""
+def caught_elsewhere(mock: MockControl, hub: HubServer, name: str, stores: int = 2) -> str:
+    """A new buyer reported by `stores` other stores straight to the hub (no browser needed)."""
     member_id = str(mock.add_buyer(name)["member_id"])
-    for agent in agents:
-        mock.blacklist(agent.store_id, member_id)
-        agent.share_all()
+    reported_on_hub(hub, member_id, name, stores)
     return member_id
 
 
@@ -35,13 +33,21 @@ def test_share_all_pushes_the_sellers_entries_and_a_second_run_changes_nothing(
     second = a.share_all()
     assert (second.pushed, second.unchanged, second.withdrawn) == (0, own, 0)
 
+    gone = mock_backend.blacklist_ids("store-a")[0]
+    mock_backend.unblacklist("store-a", gone)  # the seller forgives a buyer: the report is withdrawn
+    assert a.sync().withdrawals_pushed == 1
+    assert a.hub_client.entry(gone) is None
+
 
 def test_buyer_caught_by_two_stores_is_blacklisted_in_a_third_and_one_report_is_not_enough(
-    make_agent: MakeAgent, mock_backend: MockControl
+    make_agent: MakeAgent, mock_backend: MockControl, hub: HubServer
 ) -> None:
-    a, b, c = make_agent("store-a"), make_agent("store-b"), make_agent("store-c")
-    x = caught_by(mock_backend, "Xavier Twice", a, b)
-    y = caught_by(mock_backend, "Yvonne Once", a)
+    a, c = make_agent("store-a"), make_agent("store-c")
+    x = caught_elsewhere(mock_backend, hub, "Xavier Twice", stores=1)
+    y = str(mock_backend.add_buyer("Yvonne Once")["member_id"])
+    mock_backend.blacklist("store-a", x)  # store A catches both; X was also caught elsewhere
+    mock_backend.blacklist("store-a", y)
+    a.share_all()
 
     report = c.sync()
 
@@ -57,10 +63,10 @@ def test_buyer_caught_by_two_stores_is_blacklisted_in_a_third_and_one_report_is_
 
 
 def test_seller_removal_of_an_automatic_entry_allowlists_the_buyer(
-    make_agent: MakeAgent, mock_backend: MockControl
+    make_agent: MakeAgent, mock_backend: MockControl, hub: HubServer
 ) -> None:
-    a, b, c = make_agent("store-a"), make_agent("store-b"), make_agent("store-c")
-    x = caught_by(mock_backend, "Xavier Twice", a, b)
+    c = make_agent("store-c")
+    x = caught_elsewhere(mock_backend, hub, "Xavier Twice")
     c.sync()
     mock_backend.unblacklist("store-c", x)  # the seller of C disagrees
 
@@ -73,16 +79,17 @@ def test_seller_removal_of_an_automatic_entry_allowlists_the_buyer(
 
 
 def test_withdrawn_reports_retract_automatic_entries_but_never_manual_ones(
-    make_agent: MakeAgent, mock_backend: MockControl
+    make_agent: MakeAgent, mock_backend: MockControl, hub: HubServer
 ) -> None:
-    a, b, c = make_agent("store-a"), make_agent("store-b"), make_agent("store-c")
-    x = caught_by(mock_backend, "Xavier Twice", a, b)
-    mine = caught_by(mock_backend, "Manuel Manual", a, b, c)  # C blacklisted this one by hand too
+    c = make_agent("store-c")
+    x = str(mock_backend.add_buyer("Xavier Twice")["member_id"])
+    mine = str(mock_backend.add_buyer("Manuel Manual")["member_id"])
+    mock_backend.blacklist("store-c", mine)  # C's seller caught this one by hand too
+    others = reported_on_hub(hub, x, "Xavier Twice", 2) + reported_on_hub(hub, mine, "Manuel Manual", 2)
     c.sync()
-    for agent in (a, b):
-        mock_backend.unblacklist(agent.store_id, x)
-        mock_backend.unblacklist(agent.store_id, mine)
-        assert agent.sync().withdrawals_pushed == 2
+    for client in others:  # every other store withdraws
+        client.withdraw(x)
+        client.withdraw(mine)
 
     report = c.sync()
 
@@ -114,8 +121,8 @@ def test_reports_wait_in_the_outbox_while_the_hub_is_down(
 def test_dry_run_changes_nothing_in_the_store_the_hub_or_the_state(
     make_agent: MakeAgent, mock_backend: MockControl, hub: HubServer
 ) -> None:
-    a, b, c = make_agent("store-a"), make_agent("store-b"), make_agent("store-c")
-    x = caught_by(mock_backend, "Xavier Twice", a, b)
+    c = make_agent("store-c")
+    x = caught_elsewhere(mock_backend, hub, "Xavier Twice")
     mock_backend.blacklist("store-c", str(mock_backend.add_buyer("Norah New")["member_id"]))
     store_before = mock_backend.blacklist_ids("store-c")
     with hub.admin() as admin:
@@ -134,11 +141,10 @@ def test_dry_run_changes_nothing_in_the_store_the_hub_or_the_state(
 
 
 def test_an_addition_interrupted_by_a_crash_is_settled_as_the_agents_and_never_shared(
-    make_agent: MakeAgent, mock_backend: MockControl
+    make_agent: MakeAgent, mock_backend: MockControl, hub: HubServer
 ) -> None:
-    a, b, c = make_agent("store-a"), make_agent("store-b"), make_agent("store-c")
-    x = caught_by(mock_backend, "Xavier Twice", a, b)
-    c.sync(dry_run=True)  # fills nothing; the crash below happened in a real cycle
+    c = make_agent("store-c")
+    x = caught_elsewhere(mock_backend, hub, "Xavier Twice")
     # The agent recorded its intent and the store acted, then the process was killed before the result
     # was saved.
     c.state.record_intent("add", x, "Xavier Twice", why="add", provenance={"reporters": 2}, score=50)
