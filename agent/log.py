@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import re
+import sys
 import threading
 from pathlib import Path
 
@@ -92,6 +93,25 @@ def console_level(verbosity: int) -> int:
     return logging.WARNING
 
 
+def _console_handler(verbosity: int) -> logging.Handler:
+    stderr = Console(stderr=True)
+    handler: logging.Handler
+    if stderr.is_terminal:
+        handler = RichHandler(
+            console=stderr,
+            show_path=verbosity >= 2,
+            markup=False,
+            # rich tracebacks would render frames (and possibly locals) past the redacting filter.
+            rich_tracebacks=False,
+        )
+    else:
+        # Piped or captured (services, CI, tests): plain lines, not a table squeezed to 80 columns.
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(console_level(verbosity))
+    return handler
+
+
 def configure_logging(
     *,
     verbosity: int = 0,
@@ -112,15 +132,7 @@ def configure_logging(
 
     handlers: list[logging.Handler] = []
     if console:
-        console_handler = RichHandler(
-            level=console_level(verbosity),
-            console=Console(stderr=True),
-            show_path=verbosity >= 2,
-            markup=False,
-            # rich tracebacks would render frames (and possibly locals) past the redacting filter.
-            rich_tracebacks=False,
-        )
-        handlers.append(console_handler)
+        handlers.append(_console_handler(verbosity))
 
     log_file: Path | None = None
     if log_dir is not None:

@@ -237,6 +237,7 @@ def _cell(value: object) -> str:
 
 def fail(message: str, *, code: int = EXIT_FAILURE) -> typer.Exit:
     """Print an error and return the Exit to raise: `raise fail("...")`."""
+    logger.info("command failed: %s", message)
     err_console.print(f"[bold red]error:[/] {escape(redact(message))}", soft_wrap=True)
     return typer.Exit(code)
 

@@ -109,6 +109,14 @@ def _login(settings: Settings) -> str:
     return f"logged in as {settings.backend.username}"
 
 
+def _hub_token(settings: Settings) -> str:
+    from agent.hub_client import HubClient
+
+    with HubClient.from_settings(settings) as client:
+        me = client.me()
+    return f"the hub knows this agent as {me.get('name')!s} (store {me.get('store_id')!s})"
+
+
 def run_checks(ctx: typer.Context) -> list[Check]:
     checks: list[Check] = []
     settings: Settings | None = None
@@ -120,7 +128,7 @@ def run_checks(ctx: typer.Context) -> list[Check]:
             Check("config", "fail", str(exc), "fix the key named above, or run `blacklist-agent init`")
         )
     if settings is None:
-        for name in ("selectors", "browser", "backend", "keyring", "login", "hub"):
+        for name in ("selectors", "browser", "backend", "keyring", "login", "hub", "hub-token"):
             checks.append(Check(name, "skip", "needs a valid config"))
         return checks
 
@@ -151,13 +159,23 @@ def run_checks(ctx: typer.Context) -> list[Check]:
         checks.append(_run("login", lambda: _login(s), "run `blacklist-agent login`"))
     if s.hub.url is None:
         checks.append(Check("hub", "skip", "hub.url is not set (the agent works alone)"))
+        checks.append(Check("hub-token", "skip", "hub.url is not set"))
+        return checks
+    hub_url = s.hub.url
+    hub = _run(
+        "hub",
+        lambda: _reachable(f"{hub_url}/healthz", s.hub.timeout_seconds, healthz=True),
+        "check hub.url and the network",
+    )
+    checks.append(hub)
+    if hub.failed:
+        checks.append(Check("hub-token", "skip", "needs the hub"))
     else:
-        hub_url = s.hub.url
         checks.append(
             _run(
-                "hub",
-                lambda: _reachable(f"{hub_url}/healthz", s.hub.timeout_seconds, healthz=True),
-                "check hub.url and the network",
+                "hub-token",
+                lambda: _hub_token(s),
+                "store the token from the hub's operator: `blacklist-agent secrets set hub-token --stdin`",
             )
         )
     return checks
@@ -168,7 +186,7 @@ _MARKS = {"ok": "[green]ok  [/]", "fail": "[bold red]FAIL[/]", "skip": "[dim]ski
 
 @app.command()
 def doctor(ctx: typer.Context, json_output: JsonOption = False) -> None:
-    """Check config, selectors, browser, backend, keyring, login and hub; one line each."""
+    """Check config, selectors, browser, backend, keyring, login, hub and hub token; one line each."""
     checks = run_checks(ctx)
     if json_output:
         print_json([asdict(c) for c in checks])
@@ -176,9 +194,9 @@ def doctor(ctx: typer.Context, json_output: JsonOption = False) -> None:
         from rich.markup import escape
 
         for check in checks:
-            line = f"{_MARKS[check.status]} {check.name:<9} {escape(check.detail)}"
+            line = f"{_MARKS[check.status]} {check.name:<10} {escape(check.detail)}"
             if check.failed and check.hint:
-                line += f"\n          [yellow]hint:[/] {escape(check.hint)}"
+                line += f"\n{'':16}[yellow]hint:[/] {escape(check.hint)}"
             console.print(line, soft_wrap=True)
     if any(c.failed for c in checks):
         if cli_state(ctx).verbosity == 0 and not json_output:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,12 +15,17 @@ from pathlib import Path
 import keyring
 import keyring.backends.fail
 import pytest
+import uvicorn
 from typer.testing import CliRunner, Result
 
 from agent.cli import app
 from agent.config import load_settings
 from agent.secrets import SecretName, backend_password, hub_token, store_secret
 from fixtures.mock_backend.testing import MockControl
+from hub.admin import add_seller
+from hub.app import create_app
+from hub.db import migrate
+from hub.settings import HubSettings
 
 runner = CliRunner()
 
@@ -268,25 +275,58 @@ def test_blacklist_without_a_stored_password_says_to_login(tmp_path: Path, mock_
     assert "run `blacklist-agent login`" in result.output
 
 
-def test_doctor_passes_every_check_on_a_working_setup(store_a: tuple[Path, str]) -> None:
+@pytest.fixture
+def live_hub(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """The real hub over SQLite, served by uvicorn on loopback; (url, a seller's token)."""
+    database_url = f"sqlite:///{tmp_path / 'hub.sqlite3'}"
+    migrate(database_url)
+    token = add_seller(database_url, "Aurora Gadgets", "store-a")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(HubSettings(database_url=database_url)), port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: "up" if server.started else None)
+    yield f"http://127.0.0.1:{port}", token
+    server.should_exit = True
+    thread.join(15)
+
+
+def test_doctor_passes_every_check_on_a_working_setup(
+    store_a: tuple[Path, str], live_hub: tuple[str, str]
+) -> None:
     config, _ = store_a
+    hub_url, token = live_hub
+    config.write_text(config.read_text().replace('# url = "https://hub.example.org"', f'url = "{hub_url}"'))
+    stored = cli("--config", str(config), "secrets", "set", "hub-token", "--stdin", input=token + "\n")
+    assert stored.exit_code == 0, stored.output
     result = cli("--config", str(config), "doctor", "--json")
     assert result.exit_code == 0, result.output
     checks = {c["name"]: c["status"] for c in json.loads(result.stdout)}
     assert checks == {
         "config": "ok", "selectors": "ok", "browser": "ok", "backend": "ok",
-        "keyring": "ok", "login": "ok", "hub": "skip",
+        "keyring": "ok", "login": "ok", "hub": "ok", "hub-token": "ok",
     }  # fmt: skip
+    assert token not in result.output
 
 
-def test_doctor_names_the_failing_checks_with_hints(tmp_path: Path, mock_backend: MockControl) -> None:
+def test_doctor_names_the_failing_checks_with_hints(
+    tmp_path: Path, mock_backend: MockControl, live_hub: tuple[str, str]
+) -> None:
     login, _ = mock_backend.credentials("store-a")
-    # port 9 (discard) is closed here, so the hub cannot answer; no password stored, so login cannot pass
-    config = init_agent(tmp_path, mock_backend.url, login, "--hub-url", "http://127.0.0.1:9")
+    hub_url, _ = live_hub
+    # no backend password stored, and a token the hub never issued
+    config = init_agent(tmp_path, mock_backend.url, login, "--hub-url", hub_url)
+    cli("--config", str(config), "secrets", "set", "hub-token", "--stdin", input="not-a-real-token\n")
     result = cli("--config", str(config), "doctor")
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
-    assert any(line.startswith("ok") and "backend" in line for line in lines)
-    assert any(line.startswith("FAIL") and "login" in line for line in lines)
-    assert any(line.startswith("FAIL") and "hub" in line for line in lines)
+    assert any(line.startswith("ok   backend") for line in lines)
+    assert any(line.startswith("FAIL login") for line in lines)
+    assert any(line.startswith("ok   hub ") for line in lines)
+    assert any(line.startswith("FAIL hub-token") for line in lines)
     assert "hint: run `blacklist-agent login`" in result.stdout
+    assert "not-a-real-token" not in result.output
