@@ -87,3 +87,9 @@ def test_buyer_page_shows_member_id_and_name(seller: SellerClient, mock_backend:
 
 def test_unknown_buyer_page_is_404(seller: SellerClient) -> None:
     assert seller.get("/buyers/1").status_code == 404
+
+
+def test_unknown_path_gets_the_sites_not_found_page(seller: SellerClient) -> None:
+    response = seller.get("/no/such/page")
+    assert response.status_code == 404
+    assert attr(response.text, "#error-page", "data-status") == "404"
