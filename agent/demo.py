@@ -99,9 +99,11 @@ class ThreadedServer:
         self._thread: threading.Thread | None = None
         self.url = ""
 
-    def start(self, timeout: float = 15.0) -> ThreadedServer:
+    def start(self, *, port: int = 0, timeout: float = 15.0) -> ThreadedServer:
+        """Serve on `port` (0: a free one; a fixed one to come back at the same address after a stop)."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.bind(("127.0.0.1", 0))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         config = uvicorn.Config(self._app, log_level="warning", access_log=False, lifespan="on")
         self._server = server = uvicorn.Server(config)
