@@ -19,6 +19,9 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 LOG_FILE_NAME = "agent.log"
+"""The background agent's log. One-shot commands log to CLI_LOG_FILE_NAME instead: a rotating file must have
+one long-lived writer (on Windows, rotating a file another process holds open fails)."""
+CLI_LOG_FILE_NAME = "cli.log"
 MAX_LOG_BYTES = 2_000_000
 LOG_BACKUPS = 5
 MASK = "***"
@@ -118,6 +121,7 @@ def configure_logging(
     log_dir: Path | None = None,
     file_level: str | int = logging.INFO,
     console: bool = True,
+    file_name: str = LOG_FILE_NAME,
 ) -> Path | None:
     """Install the console and file handlers on the root logger; returns the log file's path.
 
@@ -137,7 +141,7 @@ def configure_logging(
     log_file: Path | None = None
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
-        log_file = log_dir / LOG_FILE_NAME
+        log_file = log_dir / file_name
         file_handler = logging.handlers.RotatingFileHandler(
             log_file, maxBytes=MAX_LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
         )

@@ -27,7 +27,7 @@ from typer.core import TyperGroup
 from agent import __version__
 from agent.config import Settings, load_settings
 from agent.errors import AgentError, ConfigError
-from agent.log import configure_logging, redact
+from agent.log import CLI_LOG_FILE_NAME, configure_logging, redact
 from agent.paths import resolve_config_path
 
 if TYPE_CHECKING:
@@ -150,7 +150,10 @@ def settings_from(ctx: typer.Context) -> Settings:
     if state._settings is None:
         settings = load_settings(state.config)
         configure_logging(
-            verbosity=state.verbosity, log_dir=settings.log_dir, file_level=settings.logging.level
+            verbosity=state.verbosity,
+            log_dir=settings.log_dir,
+            file_level=settings.logging.level,
+            file_name=CLI_LOG_FILE_NAME,
         )
         logger.debug("settings loaded from %s", config_path(ctx))
         state._settings = settings

@@ -64,7 +64,11 @@ def init(
         raise fail(f"{path} already exists; use --force to overwrite it")
     values: dict[str, dict[str, object]] = {"backend": {"base_url": base_url, "username": username}}
     if selectors:
-        values["backend"]["selectors"] = selectors
+        # A path must keep working whatever directory the agent later starts in.
+        looks_like_path = selectors.endswith(".toml") or "/" in selectors or "\\" in selectors
+        values["backend"]["selectors"] = (
+            str(Path(selectors).expanduser().absolute()) if looks_like_path else selectors
+        )
     if hub_url:
         values["hub"] = {"url": hub_url}
     if data_dir is not None:

@@ -93,6 +93,14 @@ def test_init_writes_a_commented_config_that_loads(tmp_path: Path) -> None:
     assert settings.data_dir == tmp_path / "data"
 
 
+def test_init_asks_for_what_was_not_given(tmp_path: Path) -> None:
+    config = tmp_path / "agent.toml"
+    result = cli("--config", str(config), "init", input="https://seller.example.com\nasked-store\n")
+    assert result.exit_code == 0, result.output
+    assert "Seller backend URL" in result.output
+    assert load_settings(config).backend.username == "asked-store"
+
+
 def test_init_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     config = init_agent(tmp_path, "https://seller.example.com", "first")
     again = cli("--config", str(config), "init", "--base-url", "https://x.test", "--username", "second")
@@ -188,7 +196,7 @@ def test_login_checks_the_password_then_stores_it(tmp_path: Path, mock_backend: 
     assert "Logged in" in result.output
     assert password not in result.output
     assert backend_password(load_settings(config)) == password
-    log_text = (tmp_path / "data" / "logs" / "agent.log").read_text(encoding="utf-8")
+    log_text = (tmp_path / "data" / "logs" / "cli.log").read_text(encoding="utf-8")
     assert password not in log_text
 
 
