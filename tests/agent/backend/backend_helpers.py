@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agent.backend.driver import PlaywrightBackend
+from agent.backend.driver import PlaywrightBackend, open_playwright_backend
 from agent.config import Settings
 from fixtures.mock_backend.testing import MockControl
 
@@ -35,3 +35,18 @@ def store_settings(
         backend={"base_url": control.url, "username": login, "selectors": selectors, **backend},
         browser=browser,
     )
+
+
+class Drivers:
+    """One driver per layout, opened on first use and shared by a module's tests."""
+
+    def __init__(self, control: MockControl, data_dir: Path) -> None:
+        self.control = control
+        self.data_dir = data_dir
+        self.open: dict[str, PlaywrightBackend] = {}
+
+    def get(self, layout: str) -> PlaywrightBackend:
+        if layout not in self.open:
+            settings = store_settings(self.control, self.data_dir / layout, selectors=f"mock-{layout}")
+            self.open[layout] = open_playwright_backend(settings, password=self.control.credentials()[1])
+        return self.open[layout]

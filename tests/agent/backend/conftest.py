@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from backend_helpers import OpenStore, store_settings
+from backend_helpers import Drivers, OpenStore, store_settings
 
 from agent.backend.driver import PlaywrightBackend, open_playwright_backend
 from agent.backend.selectors import shipped_dir
@@ -45,21 +45,6 @@ def open_store(mock_backend: MockControl, tmp_path: Path) -> Iterator[OpenStore]
 
 
 LAYOUTS = [layout for layout in ("v1", "v2") if (shipped_dir() / f"mock-{layout}.toml").is_file()]
-
-
-class Drivers:
-    """One driver per layout, opened on first use and shared by a module's tests."""
-
-    def __init__(self, control: MockControl, data_dir: Path) -> None:
-        self.control = control
-        self.data_dir = data_dir
-        self.open: dict[str, PlaywrightBackend] = {}
-
-    def get(self, layout: str) -> PlaywrightBackend:
-        if layout not in self.open:
-            settings = store_settings(self.control, self.data_dir / layout, selectors=f"mock-{layout}")
-            self.open[layout] = open_playwright_backend(settings, password=self.control.credentials()[1])
-        return self.open[layout]
 
 
 @pytest.fixture(scope="module")
