@@ -281,6 +281,10 @@ def test_blacklist_without_a_stored_password_says_to_login(tmp_path: Path, mock_
     result = cli("--config", str(config), "blacklist", "list")
     assert result.exit_code == 1
     assert "run `blacklist-agent login`" in result.output
+    assert "Traceback" not in result.output
+    verbose = cli("--config", str(config), "-v", "blacklist", "list")
+    assert verbose.exit_code == 1
+    assert "Traceback" in verbose.output
 
 
 @pytest.fixture
