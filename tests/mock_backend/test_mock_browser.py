@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import Dialog, Page
+from playwright.sync_api import Dialog, Page, Route
 
 from fixtures.mock_backend.testing import MockControl
 
@@ -75,10 +75,18 @@ def test_v2_remove_action_asks_and_removes(page: Page, mock_backend: MockControl
     assert member_id not in mock_backend.blacklist_ids()
 
 
-def test_v2_expired_session_goes_back_to_login(page: Page, mock_backend: MockControl) -> None:
+def test_v2_table_sends_a_session_expired_after_page_load_to_login(
+    page: Page, mock_backend: MockControl
+) -> None:
     mock_backend.set_faults(layout="v2")
     sign_in(page, mock_backend, "/", layout="v2")
-    mock_backend.expire_sessions()
+
+    def expire_once_shell_is_served(route: Route) -> None:
+        response = route.fetch()
+        mock_backend.expire_sessions()  # the page is served, its JSON call will find the session gone
+        route.fulfill(response=response)
+
+    page.route(lambda url: url.endswith("/customers"), expire_once_shell_is_served)
     page.goto(mock_backend.url + "/customers")
-    page.wait_for_selector("form.sc-auth-form")
-    assert "/login?next=" in page.url
+    page.wait_for_url("**/login?next=%2Fcustomers")
+    assert page.locator("form.sc-auth-form").count() == 1
