@@ -45,18 +45,16 @@ def undo(
     """Remove what the agent added (one buyer, or all), allowlist them, and record why."""
     if (member_id is None) == (not everything):
         raise ValueError("give a member id or everything=True")
+    if member_id is not None:
+        _check_automatic(state, member_id)  # before starting a browser: refusing needs none
     undone: list[BuyerAction] = []
     with cycle_lock(settings), backend_factory() as backend:
         backend.ensure_session()
         seen = backend.read_blacklist()
         reconcile(state, seen)  # the store's truth first: the seller may have removed some already
         automatic = state.agent_entries()
-        if member_id is not None and member_id not in automatic:
-            origin = state.known_entries().get(member_id)
-            why = "it was added by hand" if origin else "it is not on the blacklist"
-            raise NotAutomatic(
-                f"{member_id} is not an automatic entry ({why}); the agent only undoes its own"
-            )
+        if member_id is not None:
+            _check_automatic(state, member_id)
         targets = [automatic[member_id]] if member_id is not None else list(automatic.values())
         applier = Applier(backend, state, CycleReport(), size=len(seen))
         for entry in targets:
@@ -67,6 +65,16 @@ def undo(
                 BuyerAction(entry.member_id, entry.name, entry.score, why="undone, now allowlisted")
             )
     return undone
+
+
+def _check_automatic(state: LocalState, member_id: str) -> None:
+    if member_id in state.agent_entries():
+        return
+    if any(i.member_id == member_id and i.action == "add" for i in state.pending_intents()):
+        return  # an addition interrupted by a crash: the blacklist read settles it
+    origin = state.known_entries().get(member_id)
+    why = "it was added by hand" if origin else "the agent has not blacklisted this buyer"
+    raise NotAutomatic(f"{member_id} is not an automatic entry ({why}); the agent only undoes its own")
 
 
 def status(state: LocalState) -> dict[str, Any]:
