@@ -142,16 +142,6 @@ def test_missing_config_exits_2_and_points_to_init(tmp_path: Path) -> None:
     assert "blacklist-agent init" in result.output
 
 
-def test_python_dash_m_agent_runs_the_cli_with_exit_codes(tmp_path: Path) -> None:
-    env = {**os.environ, "BLACKLIST_AGENT_CONFIG": str(tmp_path / "missing.toml")}
-    done = subprocess.run(
-        [sys.executable, "-m", "agent", "secrets", "delete", "hub-token"],
-        capture_output=True, text=True, env=env, timeout=60, check=False,
-    )  # fmt: skip
-    assert done.returncode == 2
-    assert "does not exist; create it with `blacklist-agent init`" in done.stderr
-
-
 # --- secrets ----------------------------------------------------------------------------------------------
 
 
@@ -172,6 +162,21 @@ def test_hub_token_without_hub_url_is_a_usage_error(tmp_path: Path) -> None:
     result = cli("--config", str(config), "secrets", "set", "hub-token", "--stdin", input="tok-123456\n")
     assert result.exit_code == 2
     assert "hub.url is not set" in result.output
+
+
+def test_machine_without_keyring_is_told_how_to_fix_it(tmp_path: Path) -> None:
+    # A separate process, so the keyring library picks its backend from the environment as on a real machine.
+    config = init_agent(tmp_path, "https://seller.example.com", "me")
+    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    command = [sys.executable, "-m", "agent", "--config", str(config)]
+    done = subprocess.run(
+        [*command, "secrets", "set", "backend-password", "--stdin"],
+        input="pw-98765\n", capture_output=True, text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "No usable OS keyring" in done.stderr
+    assert "BLACKLIST_AGENT_BACKEND_PASSWORD" in done.stderr
+    assert "pw-98765" not in done.stderr + done.stdout
 
 
 def test_missing_keyring_gives_a_clear_fix_and_exit_1(tmp_path: Path) -> None:
