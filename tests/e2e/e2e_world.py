@@ -237,6 +237,7 @@ class World:
         self.env.update(PYTHON_KEYRING_BACKEND="keyrings.alt.file.PlaintextKeyring", XDG_DATA_HOME=str(tmp))
         self.agents: dict[str, Agent] = {}
         self._buyers = 0
+        self._outsiders: dict[str, Outsider] = {}
 
     def close(self) -> None:
         keyring.set_keyring(self._previous_keyring)
@@ -269,8 +270,10 @@ class World:
         return agent
 
     def outsider(self, name: str) -> Outsider:
-        """Another seller registered on the hub, reporting without an agent."""
-        return Outsider(self.hub, name, self.hub.add_seller(name, f"outsider-{name}"))
+        """Another seller registered on the hub (once), reporting without an agent."""
+        if name not in self._outsiders:
+            self._outsiders[name] = Outsider(self.hub, name, self.hub.add_seller(name, f"outsider-{name}"))
+        return self._outsiders[name]
 
     def new_buyer(self, name: str | None = None) -> tuple[str, str]:
         """A buyer of the marketplace that no store knows yet: (member_id, name)."""
