@@ -26,6 +26,7 @@ from agent.cli.app import (
 from agent.cli.config_template import example_path, fill_template
 from agent.config import load_settings
 from agent.errors import ConfigError, KeyringUnavailable
+from agent.paths import default_config_path
 from agent.secrets import (
     SecretName,
     delete_secret,
@@ -88,6 +89,11 @@ def init(
     console.print(f"Wrote {path}")
     console.print(f"  backend {settings.backend.base_url} as {settings.backend.username}")
     console.print(f"  data dir {settings.data_dir}")
+    if data_dir is None and path != default_config_path():
+        warn(
+            "this config uses the default data dir; if another agent runs on this machine, give each its own "
+            "with --data-dir (or data_dir in the file) so their state and sessions never mix"
+        )
     console.print("Next: `blacklist-agent login` to store the password, then `blacklist-agent doctor`.")
 
 

@@ -98,6 +98,7 @@ def test_init_asks_for_what_was_not_given(tmp_path: Path) -> None:
     result = cli("--config", str(config), "init", input="https://seller.example.com\nasked-store\n")
     assert result.exit_code == 0, result.output
     assert "Seller backend URL" in result.output
+    assert "give each its own with --data-dir" in result.output  # a second agent must not share state
     assert load_settings(config).backend.username == "asked-store"
 
 
