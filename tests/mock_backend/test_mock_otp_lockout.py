@@ -89,3 +89,18 @@ def test_otp_in_chromium(page: Page, mock_backend: MockControl) -> None:
     page.click("button[data-action=verify]")
     page.wait_for_selector("div.sc-shortcut-group[data-group=customer-marketing]")
     assert any(c["name"] == "mock_device" for c in page.context.cookies())
+
+
+def test_five_wrong_codes_void_the_code(
+    new_seller: Callable[..., SellerClient], mock_backend: MockControl
+) -> None:
+    mock_backend.set_faults(otp_required=True)
+    client = new_seller(login=False)
+    client.login(*mock_backend.credentials())
+    code = mock_backend.otp("seller-a") or ""
+    wrong = str((int(code) + 1) % 10**6).zfill(6)
+    answers = [client.post("/login/verify", {"code": wrong}).text for _ in range(5)]
+    assert all(parse(a).css("#otp-error") for a in answers[:4])
+    assert one(answers[4], "form#login-form")
+    assert mock_backend.otp("seller-a") is None
+    assert client.post("/login/verify", {"code": code}).headers["location"] == "/login"
