@@ -1,0 +1,83 @@
+"""`blacklist-agent run` as a seller's machine runs it: the real command, in its own process."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from e2e_world import World, wait_until
+
+from agent.runner import InstanceLock
+
+pytestmark = pytest.mark.e2e
+
+
+def test_two_agents_for_two_stores_run_side_by_side(world: World) -> None:
+    b, c = world.agent("b"), world.agent("c")
+    x = world.new_buyer()
+    world.outsider("h1").report(x)
+    world.outsider("h2").report(x)
+
+    runs = [b.start("run", "--once"), c.start("run", "--once")]
+    outputs = [run.communicate(timeout=180)[0] for run in runs]
+
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    assert x[0] in b.blacklist()
+    assert x[0] in c.blacklist()
+    assert (b.data_dir / "logs" / "agent.log").is_file()  # each agent logs in its own data dir
+    assert (c.data_dir / "logs" / "agent.log").is_file()
+
+
+def test_background_agent_stops_cleanly_on_sigterm_after_its_first_cycle(world: World) -> None:
+    b = world.agent("b", schedule={"interval_minutes": 60})
+    x = world.new_buyer()
+    world.outsider("h1").report(x)
+    world.outsider("h2").report(x)
+
+    run = b.start("run")
+    wait_until(lambda: x[0] in b.blacklist(), timeout=120, what="the first cycle to apply X")
+    wait_until(lambda: _last_cycle_outcome(b.data_dir) == "ok", what="the first cycle to be recorded")
+    os.kill(run.pid, signal.SIGTERM)
+    output = run.communicate(timeout=60)[0]
+
+    assert run.returncode == 0, output
+    assert not (b.data_dir / "agent.pid").exists()
+
+
+def test_second_agent_on_the_same_data_dir_exits_2_naming_the_first(world: World) -> None:
+    b = world.agent("b")
+    with InstanceLock(b.data_dir):  # this test process plays the agent already running
+        second = b.cli("run", "--once")
+
+    assert second.returncode == 2
+    assert str(b.data_dir) in second.stderr
+    assert f"process {os.getpid()}" in second.stderr
+
+
+def test_one_time_code_in_a_background_run_needs_a_human_and_changes_nothing(world: World) -> None:
+    c = world.agent("c")
+    x = world.new_buyer()
+    world.outsider("h1").report(x)
+    world.outsider("h2").report(x)
+    world.mock.set_faults(otp_required=True)
+    store_before, hub_before = world.mock.blacklist_ids("store-c"), world.hub.snapshot()
+
+    run = c.cli("run", "--once")
+
+    assert run.returncode == 1
+    assert "login --interactive" in run.stdout + run.stderr
+    assert world.mock.blacklist_ids("store-c") == store_before
+    assert world.hub.snapshot() == hub_before
+
+
+def _last_cycle_outcome(data_dir: Path) -> str | None:
+    from agent.state import LocalState
+
+    state_db = data_dir / "state.sqlite3"
+    if not state_db.exists():
+        return None
+    with LocalState.open(state_db) as state:
+        cycle = state.last_cycle("sync")
+        return cycle.outcome if cycle else None
