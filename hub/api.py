@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import func, select
@@ -53,6 +52,7 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     **AUTH_RESPONSES,
+    400: {"model": ErrorOut, "description": "The body could not be read as JSON."},
     413: {"model": ErrorOut, "description": "Request body over the size limit."},
 }
 
@@ -96,26 +96,14 @@ def current_seller(
 CurrentSeller = Annotated[Caller, Depends(current_seller)]
 
 
-def _reject_duplicates(reports: list[ReportIn]) -> None:
-    seen: dict[str, int] = {}
-    errors = []
-    for index, report in enumerate(reports):
-        first = seen.setdefault(report.member_id, index)
-        if first != index:
-            errors.append(
-                {
-                    "type": "value_error",
-                    "loc": ("body", "reports", index, "member_id"),
-                    "msg": f"duplicate member_id (first at index {first})",
-                    "input": report.member_id,
-                }
-            )
-    if errors:
-        raise RequestValidationError(errors)
+def _last_per_member(reports: list[ReportIn]) -> list[ReportIn]:
+    """The same member id twice in one request: the last one wins (as if sent one after the other)."""
+    latest = {report.member_id: report for report in reports}
+    return list(latest.values()) if len(latest) < len(reports) else reports
 
 
 def _store(ctx: HubContext, caller: Caller, reports: list[ReportIn], *, snapshot: bool) -> Outcome:
-    _reject_duplicates(reports)
+    reports = _last_per_member(reports)
     with ctx.db.write() as session:
         seller = session.get_one(Seller, caller.id)
         outcome = store_reports(session, seller, reports, ctx.now(), ctx.limits, snapshot=snapshot)

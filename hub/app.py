@@ -16,10 +16,13 @@ from datetime import datetime, timedelta
 
 from fastapi import FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub import __version__
 from hub.db import Database
@@ -117,6 +120,16 @@ def create_app(settings: HubSettings | None = None, *, clock: Clock | None = Non
         # ASCII-escaped, because the offending input echoed back may hold lone surrogates (not UTF-8).
         body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True, default=str)
         return Response(body, status_code=422, media_type="application/json")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:
+            # POST and PUT /v1/reports are separate routes; Allow must list the methods of all of them.
+            path = request.url.path
+            routes = [r for r in router.routes if isinstance(r, APIRoute) and r.path_regex.match(path)]
+            allowed = ", ".join(sorted({m for r in routes for m in (r.methods or ())}))
+            return JSONResponse({"detail": exc.detail}, status_code=405, headers={"Allow": allowed})
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(CursorGone)
     async def _gone(_request: Request, exc: CursorGone) -> JSONResponse:

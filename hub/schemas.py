@@ -2,7 +2,9 @@
 
 Validation is strict because reports come from many parties: member ids match `^[0-9A-Za-z_-]{1,32}$`,
 names are NFC-normalised then 1-128 characters with no control characters (nor lone surrogates, which no
-database can store), notes likewise (≤ 500, newlines and tabs allowed), reasons come from a fixed set.
+database can store), notes likewise (≤ 500, newlines and tabs allowed), reasons come from a fixed set,
+dates are ISO 8601 strings. The OpenAPI schema states the same rules (patterns), so property-based tests
+generate exactly what the hub accepts.
 """
 
 from __future__ import annotations
@@ -43,9 +45,9 @@ def _clean_note(value: object) -> object:
     return _clean_text(value, allowed=NOTE_ALLOWED_CONTROLS)
 
 
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be blank")
+def _iso_string(value: object) -> object:
+    if value is not None and not isinstance(value, str | datetime):
+        raise ValueError("must be an ISO 8601 date-time string")
     return value
 
 
@@ -61,13 +63,21 @@ def _as_utc(value: datetime | None) -> datetime | None:
 
 
 MemberId = Annotated[str, StringConstraints(pattern=MEMBER_ID_PATTERN)]
+# The validators do the checking (NFC first); these patterns tell API clients and schema-driven tests.
+NAME_SCHEMA_PATTERN = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
+NOTE_SCHEMA_PATTERN = "^[^\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f]*$"
 Name = Annotated[
     str,
     BeforeValidator(_clean_name),
     StringConstraints(min_length=1, max_length=128),
-    AfterValidator(_not_blank),
+    Field(json_schema_extra={"pattern": NAME_SCHEMA_PATTERN}),
 ]
-Note = Annotated[str, BeforeValidator(_clean_note), StringConstraints(max_length=500)]
+Note = Annotated[
+    str,
+    BeforeValidator(_clean_note),
+    StringConstraints(max_length=500),
+    Field(json_schema_extra={"pattern": NOTE_SCHEMA_PATTERN}),
+]
 
 
 class ReportIn(BaseModel):
@@ -79,7 +89,7 @@ class ReportIn(BaseModel):
     name: Name
     reason: Reason = "unspecified"
     note: Note | None = None
-    reported_at: Annotated[datetime | None, AfterValidator(_as_utc)] = Field(
+    reported_at: Annotated[datetime | None, BeforeValidator(_iso_string), AfterValidator(_as_utc)] = Field(
         default=None, description="When the seller blacklisted the buyer; the hub's time when omitted."
     )
 

@@ -43,3 +43,9 @@ def test_metrics_count_requests_by_route_and_show_hub_figures(hub: HubClient) ->
     assert "hub_entries_live 2" in text
     assert "hub_sellers_enabled 1" in text
     assert "Bearer" not in text
+
+
+def test_wrong_method_lists_every_allowed_method(hub: HubClient) -> None:
+    response = hub.request("PATCH", "/v1/reports")
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "POST, PUT"

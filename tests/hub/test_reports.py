@@ -111,13 +111,11 @@ def test_validation_names_each_bad_item(hub: HubClient) -> None:
     assert hub.get("/v1/me", headers=a).json()["reports"] == 0
 
 
-def test_duplicate_member_ids_in_one_request_are_rejected(hub: HubClient) -> None:
+def test_the_last_of_duplicate_member_ids_in_one_request_wins(hub: HubClient) -> None:
     a = hub.add_seller("a")
-    response = hub.post(
-        "/v1/reports", json={"reports": [report("m1"), report("m2"), report("m1")]}, headers=a
-    )
-    assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["body", "reports", 2, "member_id"]
+    result = hub.push(a, report("m1", reason="fraud"), report("m2"), report("m1", reason="abusive"))
+    assert result == {"created": 2, "updated": 0, "unchanged": 0}
+    assert hub.entry(a, "m1")["reasons"] == {"abusive": 1}
 
 
 @pytest.mark.parametrize(
