@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
@@ -79,11 +80,31 @@ def run_hub_command(database_url: str, *args: str) -> str:
     return result.stdout
 
 
+class HubProcess:
+    """A running `blacklist-hub serve`: its base URL and the CPU time its processes used so far.
+
+    On a machine shared with other work, wall-clock figures swing with the load; the server's own CPU
+    time per request does not, and says what the hub would do on idle cores.
+    """
+
+    def __init__(self, base_url: str, process: subprocess.Popen[bytes]) -> None:
+        self.base_url = base_url
+        self._process = psutil.Process(process.pid)
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for proc in [self._process, *self._process.children(recursive=True)]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                times = proc.cpu_times()
+                total += times.user + times.system
+        return total
+
+
 @contextlib.contextmanager
 def hub_server(
     database_url: str, *, workers: int = 1, env: dict[str, str] | None = None, log_path: Path | None = None
-) -> Iterator[str]:
-    """Serve the hub with `blacklist-hub serve` on a free loopback port; yields its base URL.
+) -> Iterator[HubProcess]:
+    """Serve the hub with `blacklist-hub serve` on a free loopback port.
 
     The server runs in its own process group so that stopping it also stops uvicorn's worker
     processes; its output goes to `log_path` (or is discarded) so a busy server never blocks on a
@@ -114,7 +135,7 @@ def hub_server(
         base_url = f"http://127.0.0.1:{port}"
         try:
             _wait_healthy(base_url, process, workers)
-            yield base_url
+            yield HubProcess(base_url, process)
         finally:
             _stop(process)
 
