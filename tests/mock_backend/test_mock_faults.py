@@ -1,4 +1,4 @@
-"""The fault switches: latency, 500s, 429 with Retry-After, session lifetime, capacity; start-up faults."""
+"""The fault switches: latency, 500s, 429 with Retry-After, session lifetime; start-up faults after reset."""
 
 from __future__ import annotations
 
@@ -10,16 +10,18 @@ from fixtures.mock_backend.server import MockServer
 from fixtures.mock_backend.testing import MockControl, SellerClient, attr
 
 
-def test_latency_delays_seller_pages_but_not_the_control_api(
-    seller: SellerClient, mock_backend: MockControl
-) -> None:
+def test_latency_delays_every_seller_request(seller: SellerClient, mock_backend: MockControl) -> None:
     mock_backend.set_faults(latency_ms=300)
-    started = time.monotonic()
-    seller.get("/")
-    assert time.monotonic() - started >= 0.3
-    started = time.monotonic()
-    mock_backend.state()
-    assert time.monotonic() - started < 0.3
+    for path in ("/", "/static/v1/site.css"):
+        started = time.monotonic()
+        assert seller.get(path).status_code == 200
+        assert time.monotonic() - started >= 0.3  # a lower bound only: never flaky on a busy machine
+
+
+def test_faults_never_touch_the_control_api(mock_backend: MockControl) -> None:
+    mock_backend.set_faults(error_rate=1.0, rate_limit=1)
+    for _ in range(3):
+        assert mock_backend.state()["faults"]["error_rate"] == 1.0
 
 
 def test_error_rate_one_fails_every_page_with_500(seller: SellerClient, mock_backend: MockControl) -> None:
@@ -28,7 +30,6 @@ def test_error_rate_one_fails_every_page_with_500(seller: SellerClient, mock_bac
         response = seller.get(path)
         assert response.status_code == 500
         assert attr(response.text, "#error-page", "data-status") == "500"
-    assert mock_backend.state()["faults"]["error_rate"] == 1.0
 
 
 def test_error_rate_fails_a_seeded_share_of_requests(seller: SellerClient, mock_backend: MockControl) -> None:
@@ -43,10 +44,11 @@ def test_rate_limit_answers_429_with_retry_after(
 ) -> None:
     first, second = new_seller(), new_seller()
     mock_backend.set_faults(rate_limit=1)
-    assert first.get("/").status_code == 200
-    limited = first.get("/")
-    assert limited.status_code == 429
-    assert limited.headers["Retry-After"] == "1"
+    answers = [first.get("/") for _ in range(5)]
+    assert answers[0].status_code == 200
+    limited = [a for a in answers if a.status_code == 429]
+    assert limited
+    assert limited[0].headers["Retry-After"] == "1"
     assert second.get("/").status_code == 200  # the limit is per session
 
 
