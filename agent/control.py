@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from agent.apply import Applier
+from agent.config import Settings
 from agent.errors import AgentError
 from agent.reconcile import reconcile
 from agent.reports import BuyerAction, CycleReport, to_data
@@ -35,7 +36,7 @@ def allow(state: LocalState, member_id: str, *, reason: str = "allowed by the se
 
 
 def undo(
-    settings: Any,
+    settings: Settings,
     *,
     backend_factory: BackendFactory,
     state: LocalState,

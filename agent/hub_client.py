@@ -24,6 +24,7 @@ from typing import Any, Self
 import httpx
 
 from agent import __version__
+from agent.config import Settings
 from agent.errors import ConfigError, HubRejected, HubUnavailable
 from agent.hub_models import FeedPage, PushCounts, Report, SharedEntry
 
@@ -147,7 +148,7 @@ class HubClient:
         )
 
     @classmethod
-    def from_settings(cls, settings: Any, *, transport: httpx.BaseTransport | None = None) -> HubClient:
+    def from_settings(cls, settings: Settings, *, transport: httpx.BaseTransport | None = None) -> HubClient:
         """The hub of `settings.hub`, with the token from the keyring (or its env fallback)."""
         from agent.secrets import hub_token
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
+from agent.config import PolicySettings
 from agent.hub_models import SharedEntry
 
 
@@ -27,7 +27,7 @@ class Policy:
     max_new_per_sync: int = 200
 
     @classmethod
-    def from_settings(cls, policy: Any) -> Policy:
+    def from_settings(cls, policy: PolicySettings) -> Policy:
         """Build from `Settings.policy` (agent.config.PolicySettings)."""
         return cls(
             min_reporters=policy.min_reporters,

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agent.backend.api import ProgressCallback
+from agent.config import Settings
 from agent.hub_client import MAX_BODY_BYTES, POST_BATCH, SNAPSHOT_MAX, HubClient
 from agent.hub_models import PushCounts, Report
 from agent.reconcile import reconcile
@@ -40,7 +41,7 @@ def fits_one_put(reports: list[Report]) -> bool:
 
 
 def share_all(
-    settings: Any,
+    settings: Settings,
     *,
     backend_factory: BackendFactory,
     hub: HubClient,

@@ -27,6 +27,7 @@ import filelock
 
 from agent.apply import Applier, action
 from agent.backend.api import Backend
+from agent.config import Settings
 from agent.errors import AgentError, HubError
 from agent.feed import has_pulled, pull_feed
 from agent.hub_client import HubClient
@@ -42,7 +43,8 @@ logger = logging.getLogger(__name__)
 BackendFactory = Callable[[], Backend]
 """Opens the store's backend (not yet entered): e.g. `lambda: open_backend(settings, password=...)`."""
 
-ORDERS_OVERLAP = timedelta(minutes=1)  # re-read a little before the watermark; order ids deduplicate
+ORDERS_OVERLAP = timedelta(minutes=1)
+INTENT_RETENTION = timedelta(days=30)  # re-read a little before the watermark; order ids deduplicate
 
 
 class CycleBusy(AgentError):
@@ -50,7 +52,7 @@ class CycleBusy(AgentError):
 
 
 @contextmanager
-def cycle_lock(settings: Any, *, timeout: float = 0) -> Iterator[None]:
+def cycle_lock(settings: Settings, *, timeout: float = 0) -> Iterator[None]:
     """One cycle at a time per data dir (a manual `sync` while `run` is mid-cycle waits or refuses)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     lock = filelock.FileLock(settings.data_dir / "cycle.lock", timeout=timeout, thread_local=False)
@@ -65,7 +67,7 @@ def cycle_lock(settings: Any, *, timeout: float = 0) -> Iterator[None]:
 
 
 def run_cycle(
-    settings: Any,
+    settings: Settings,
     *,
     backend_factory: BackendFactory,
     hub: HubClient | None,
@@ -97,6 +99,7 @@ def run_cycle(
         report.finished_at = now()
         report.outbox_pending = state.outbox_counts()["pending"]
         state.finish_cycle(cycle_id, report.outcome, report.as_dict())
+        state.prune_intents(now() - INTENT_RETENTION)
     logger.info(
         "sync %s: %d added, %d retracted, %d reports and %d withdrawals pushed, %d alerts",
         report.outcome,

@@ -43,6 +43,12 @@ class Journal(Database):
             (status, outcome, iso(now()), intent_id),
         )
 
+    def prune_intents(self, older_than: datetime) -> int:
+        """Forget settled intents (the audit log keeps the story); pending ones are never pruned."""
+        return self.execute(
+            "DELETE FROM intents WHERE status != 'pending' AND finished_at < ?", (iso(older_than),)
+        ).rowcount
+
     def pending_intents(self) -> list[PendingIntent]:
         rows = self.execute("SELECT * FROM intents WHERE status = 'pending' ORDER BY id")
         return [
