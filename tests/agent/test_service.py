@@ -176,3 +176,51 @@ def test_windows_task_file_is_written_in_the_encoding_it_declares(tmp_path: Path
 def test_service_names_that_would_escape_file_names_are_refused(bad: str) -> None:
     with pytest.raises(ValueError, match="service name"):
         validate_name(bad)
+
+
+def write_config(tmp_path: Path) -> Path:
+    config = tmp_path / "my shop" / "config.toml"
+    config.parent.mkdir()
+    backend = '[backend]\nbase_url = "https://seller.example"\nusername = "ann"\n'
+    config.write_text(f'data_dir = "{tmp_path / "data"}"\n{backend}')
+    return config
+
+
+def run_cli(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path / "home"), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    return subprocess.run(
+        [sys.executable, "-m", "agent", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_service_install_command_writes_a_unit_whose_command_starts_this_agent(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+
+    install = run_cli("--config", str(config), "service", "install", "--name", "shop", tmp_path=tmp_path)
+
+    assert install.returncode == 0, install.stderr
+    unit_path = tmp_path / "xdg" / "systemd" / "user" / "blacklist-agent-shop.service"
+    assert f"wrote {unit_path}" in install.stdout
+    assert "systemctl --user enable --now blacklist-agent-shop.service" in install.stdout
+    argv = exec_start(unit_path.read_text())
+    started = subprocess.run([*argv, "--help"], capture_output=True, text=True, timeout=60, check=False)
+    assert started.returncode == 0, started.stderr
+    assert "--once" in started.stdout  # the unit really runs `blacklist-agent run`
+
+
+def test_service_dry_run_prints_the_unit_and_writes_nothing(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+
+    dry = run_cli("--config", str(config), "service", "install", "--dry-run", tmp_path=tmp_path)
+
+    assert dry.returncode == 0, dry.stderr
+    assert "ExecStart=" in dry.stdout
+    assert not (tmp_path / "xdg").exists()
+    status = run_cli("--config", str(config), "service", "status", "--json", tmp_path=tmp_path)
+    assert status.returncode == 0, status.stderr
+    assert '"installed": false' in status.stdout
