@@ -20,7 +20,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import filelock
@@ -44,7 +44,10 @@ BackendFactory = Callable[[], Backend]
 """Opens the store's backend (not yet entered): e.g. `lambda: open_backend(settings, password=...)`."""
 
 ORDERS_OVERLAP = timedelta(minutes=1)
-INTENT_RETENTION = timedelta(days=30)  # re-read a little before the watermark; order ids deduplicate
+INTENT_RETENTION = timedelta(days=30)
+# The first cycle reads the whole order history (for protect_min_orders); only orders this recent can still
+# be stopped before shipping, so only they raise alerts.
+ALERT_WINDOW = timedelta(days=7)  # re-read a little before the watermark; order ids deduplicate
 
 
 class CycleBusy(AgentError):
@@ -173,11 +176,21 @@ def _cycle(
                 applier.add(decision.to_add)  # 7
 
         for order in new_orders:  # 9
+            if not _recent_enough(order.created_at, report.started_at):
+                continue
             entry = shared.get(order.member_id)
             if entry is not None:
                 alert = state.raise_alert(order, entry)
                 if alert is not None:
                     report.alerts.append(to_data(alert))
+
+
+def _recent_enough(created_at: datetime, started_at: datetime | None) -> bool:
+    if started_at is None:
+        return True
+    if created_at.tzinfo is None:
+        created_at = created_at.replace(tzinfo=UTC)
+    return created_at >= started_at - ALERT_WINDOW
 
 
 def _record_orders(backend: Backend, state: LocalState, report: CycleReport) -> list[Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from conftest import Agent, HubServer, reported_on_hub
@@ -140,11 +141,15 @@ def test_dry_run_changes_nothing_in_the_store_the_hub_or_the_state(
     assert c.state.last_cycle() is None
 
 
-def test_an_addition_interrupted_by_a_crash_is_settled_as_the_agents_and_never_shared(
+def test_a_stop_or_a_crash_mid_cycle_never_duplicates_or_shares_an_automatic_entry(
     make_agent: MakeAgent, mock_backend: MockControl, hub: HubServer
 ) -> None:
     c = make_agent("store-c")
     x = caught_elsewhere(mock_backend, hub, "Xavier Twice")
+    stop = threading.Event()
+    stop.set()  # SIGTERM before the cycle reaches the store: it saves what it read and stops
+    assert c.sync(stop=stop).outcome == "stopped"
+    assert x not in mock_backend.blacklist_ids("store-c")
     # The agent recorded its intent and the store acted, then the process was killed before the result
     # was saved.
     c.state.record_intent("add", x, "Xavier Twice", why="add", provenance={"reporters": 2}, score=50)
