@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from rich.console import Group, RenderableType
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -95,7 +96,7 @@ class CycleReport:
         table = Table(title=f"sync{' (dry run: nothing changed)' if self.dry_run else ''}: {self.outcome}")
         table.add_column("step")
         table.add_column("result", overflow="fold")
-        table.add_row("blacklist", f"{self.blacklist_size} entries in the store")
+        table.add_row("your store", f"{self.blacklist_size} blacklist entries")
         table.add_row(
             "seller's changes",
             f"{len(self.new_manual)} new, {len(self.manual_removed)} removed, "
@@ -110,8 +111,8 @@ class CycleReport:
         )
         feed = "nothing new (304)" if self.feed_not_modified else f"{self.feed_changes} changes"
         table.add_row("pulled from the hub", feed + (" (full re-pull)" if self.feed_full_repull else ""))
-        table.add_row(f"{verb}blacklist", _names(self.added))
-        table.add_row(f"{verb}retract", _names(self.retracted))
+        table.add_row("would add" if self.dry_run else "added", _names(self.added))
+        table.add_row(f"{verb}retract" if self.dry_run else "retracted", _names(self.retracted))
         if self.evicted:
             table.add_row(f"{verb}make room", _names(self.evicted))
         if self.refused:
@@ -127,14 +128,14 @@ class CycleReport:
                 alerts.add_column(column)
             for a in self.alerts:
                 alerts.add_row(
-                    a["order_id"],
-                    f"{a['name']} ({a['member_id']})",
+                    escape(a["order_id"]),
+                    escape(f"{a['name']} ({a['member_id']})"),
                     str(a["reporters"]),
                     str(a["score"]),
                     _reasons(a["reasons"]),
                 )
             parts.append(alerts)
-        parts += [Text(f"warning: {w}", style="yellow") for w in self.warnings]
+        parts += [Text(f"warning: {w}", style="yellow") for w in self.warnings]  # Text: never markup
         parts += [Text(f"error: {e}", style="red") for e in self.errors]
         return Group(*parts)
 
@@ -187,7 +188,7 @@ def _names(actions: list[BuyerAction], limit: int = 10) -> str:
             extra = f"{extra}; {a.why}" if extra else a.why
         shown.append(f"{a.name} ({a.member_id})" + (f" [{extra}]" if extra else ""))
     more = f" … and {len(actions) - limit} more" if len(actions) > limit else ""
-    return f"{len(actions)}: " + ", ".join(shown) + more
+    return escape(f"{len(actions)}: " + ", ".join(shown) + more)
 
 
 def _reasons(reasons: dict[str, int]) -> str:
