@@ -55,7 +55,10 @@ class HubServer:
 
     def start(self) -> None:
         settings = HubSettings(
-            database_url=self.database_url, rate_limit_per_minute=60000, rate_limit_burst=10000
+            database_url=self.database_url,
+            rate_limit_per_minute=60000,
+            rate_limit_burst=10000,
+            daily_new_reports=100_000,  # large-snapshot tests push thousands of new reports
         )
         config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port, log_level="warning")
         self._server = uvicorn.Server(config)

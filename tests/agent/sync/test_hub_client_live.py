@@ -8,6 +8,8 @@ from conftest import HubServer
 from agent.errors import HubRejected
 from agent.hub_client import HubClient
 from agent.hub_models import Report
+from agent.share import fits_one_put, push_large_snapshot
+from agent.state import LocalState
 
 
 def test_reports_from_two_sellers_reach_the_feed_as_one_entry_then_304(hub: HubServer) -> None:
@@ -43,3 +45,22 @@ def test_a_bad_token_is_refused_with_the_hubs_message(hub: HubServer) -> None:
     with pytest.raises(HubRejected) as info:
         HubClient(hub.url, "not-a-token").me()
     assert info.value.status_code == 401
+
+
+def test_a_snapshot_too_large_for_one_put_is_batched_and_still_withdraws_what_is_gone(hub: HubServer) -> None:
+    client = HubClient(hub.url, hub.add_seller("store-big"))
+    state = LocalState.in_memory()
+    reports = [Report(f"m{i}", f"Buyer {i}") for i in range(1100)]
+
+    first = push_large_snapshot(client, state, reports)
+    assert (first.created, first.withdrawn) == (1100, 0)
+    second = push_large_snapshot(client, state, reports[:1070])
+    assert (second.unchanged, second.withdrawn) == (1070, 30)
+    assert client.entry("m1080") is None
+    assert len(state.reported_ids()) == 1070
+
+
+def test_one_put_holds_at_most_10000_reports_under_1_mib() -> None:
+    assert fits_one_put([Report(str(i), "N") for i in range(10_000)])
+    assert not fits_one_put([Report(str(i), "N") for i in range(10_001)])
+    assert not fits_one_put([Report(str(i), "𝔑" * 128) for i in range(3_000)])  # 4-byte characters
