@@ -24,6 +24,7 @@ from hub.admin import HubAdmin
 from hub.app import create_app
 from hub.db import Database, migrate
 from hub.models import Change, Entry, HubState, Report, Seller
+from hub.sellers import create_seller
 from hub.settings import HubSettings
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -84,17 +85,20 @@ def hub_database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         _drop_schema(base, schema)
 
 
-@pytest.fixture
-def hub_url(hub_database: str) -> str:
-    """The session's database, emptied."""
+@pytest.fixture(scope="session")
+def _hub_db(hub_database: str) -> Iterator[Database]:
     db = Database(hub_database)
-    try:
-        with db.write() as session:
-            for model in (Change, Report, Entry, Seller):
-                session.execute(delete(model))
-            session.execute(update(HubState).values(last_seq=0, horizon_seq=0, last_sweep_at=None))
-    finally:
-        db.dispose()
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def hub_url(hub_database: str, _hub_db: Database) -> str:
+    """The session's database, emptied."""
+    with _hub_db.write() as session:
+        for model in (Change, Report, Entry, Seller):
+            session.execute(delete(model))
+        session.execute(update(HubState).values(last_seq=0, horizon_seq=0, last_sweep_at=None))
     return hub_database
 
 
@@ -106,8 +110,8 @@ class HubClient(TestClient):
 
     def add_seller(self, name: str, store_id: str | None = None) -> dict[str, str]:
         """Register a seller; returns its Authorization header."""
-        with HubAdmin(self.settings, now=self.clock()) as admin:
-            _, token = admin.add_seller(name, store_id or f"store-{name}")
+        with self.app.state.hub.db.write() as session:  # type: ignore[attr-defined]
+            _, token = create_seller(session, name, store_id or f"store-{name}", self.clock())
         return {"Authorization": f"Bearer {token}"}
 
     def admin(self) -> HubAdmin:
