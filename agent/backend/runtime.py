@@ -119,6 +119,7 @@ class Runtime:
 
     async def close(self) -> None:
         try:
+            await self.transport.drain()
             if self.session.generation > 0 or self.session.file.existing():
                 with suppress(PlaywrightError):
                     self.session.file.save(dict(await self.context.storage_state()))

@@ -14,8 +14,9 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from playwright.async_api import APIResponse, BrowserContext, Page, Response
@@ -58,6 +59,17 @@ class Transport:
         self._next_start = 0.0
         self._login_path = urlsplit(self.absolute(site.url("login"))).path
         self.requests = 0
+        self._pending: set[asyncio.Future[None]] = set()
+
+    def _background(self, job: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(job)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def drain(self) -> None:
+        """Wait for background clean-up (before the context closes)."""
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
 
     def absolute(self, url: str) -> str:
         if url.startswith(("http://", "https://")):
@@ -101,11 +113,12 @@ class Transport:
 
         async def attempt() -> APIResponse:
             response = await send()
-            # Read and release the body now: a long scrape would otherwise keep every page in memory.
             try:
                 holder["last"] = Fetched(response.url, response.status, await response.text())
             finally:
-                await response.dispose()
+                # Release the body (a long scrape would otherwise keep every page in memory), off the
+                # critical path: it is one more round trip to Playwright's driver.
+                self._background(response.dispose())
             return response
 
         await self._retrying(page, url, attempt, holder)
