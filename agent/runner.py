@@ -268,9 +268,11 @@ class Runner:
                 )
         except LoginNeedsHuman as exc:
             self._waiting_for_login = self._session_mtime()
+            # The error says what to run; no retry loop: repeated attempts could lock the account or
+            # send the seller a code every cycle.
             logger.error(
-                "the seller backend asks for a human step (%s). Run `blacklist-agent login --interactive`; "
-                "no automatic login will be attempted until then",
+                "sync cycle %d needs a human: %s. No login is attempted again until a new session is saved.",
+                self.cycles_run,
                 exc,
             )
         except AgentError as exc:
