@@ -148,5 +148,14 @@ def create_app(settings: HubSettings | None = None, *, clock: Clock | None = Non
 
 
 def app_from_env() -> FastAPI:
-    """uvicorn factory for `serve` (also with several workers): settings from the environment."""
-    return create_app(HubSettings())
+    """uvicorn factory for `serve` (also with several workers): settings from the environment.
+
+    Worker processes start fresh, so this is where their logging is set up (uvicorn configures only its
+    own loggers).
+    """
+    settings = HubSettings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    return create_app(settings)

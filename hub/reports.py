@@ -65,13 +65,22 @@ def quota_limit(seller: Seller, limits: Limits, *, snapshot: bool) -> int:
     return limits.daily_new_reports
 
 
-def _existing(session: Session, seller_id: int, member_ids: Sequence[str] | None) -> dict[str, Report]:
-    base = select(Report).where(Report.seller_id == seller_id)
+def _existing(session: Session, seller_id: int, member_ids: Sequence[str] | None) -> dict[str, Any]:
+    """The seller's current reports (plain rows: a snapshot may hold thousands)."""
+    base = select(
+        Report.member_id,
+        Report.name,
+        Report.reason,
+        Report.note,
+        Report.reported_at,
+        Report.filed_at,
+        Report.withdrawn_at,
+    ).where(Report.seller_id == seller_id)
     if member_ids is None:
-        return {r.member_id: r for r in session.execute(base).scalars()}
-    found: dict[str, Report] = {}
+        return {r.member_id: r for r in session.execute(base)}
+    found: dict[str, Any] = {}
     for part in chunks(sorted(member_ids)):
-        found |= {r.member_id: r for r in session.execute(base.where(Report.member_id.in_(part))).scalars()}
+        found |= {r.member_id: r for r in session.execute(base.where(Report.member_id.in_(part)))}
     return found
 
 

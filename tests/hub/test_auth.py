@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from tests.hub.conftest import HubClient, report
@@ -62,3 +64,16 @@ def test_tokens_are_stored_only_as_hashes(hub: HubClient) -> None:
 def test_health_and_metrics_need_no_token(hub: HubClient) -> None:
     assert hub.get("/healthz").json() == {"status": "ok", "database": "ok"}
     assert hub.get("/metrics").status_code == 200
+
+
+def test_tokens_never_reach_the_logs(hub: HubClient, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    headers = hub.add_seller("a")
+    token = headers["Authorization"].removeprefix("Bearer ")
+    hub.push(headers, report("m1"))
+    hub.get("/v1/feed", headers=headers)
+    hub.get("/v1/me", headers={"Authorization": f"Bearer {token}x"})
+    with hub.admin() as admin:
+        admin.rotate_token("a")
+    assert caplog.records
+    assert token not in caplog.text
