@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import email.utils
 import ipaddress
+import json
 import logging
 import random
 import time
@@ -34,6 +35,14 @@ POST_BATCH = 1000  # POST /v1/reports accepts 1..1000 reports
 SNAPSHOT_MAX = 10_000  # PUT /v1/reports accepts 0..10000
 MAX_BODY_BYTES = 1_000_000  # the hub refuses bodies over 1 MiB; stay a little under
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+def fits_one_put(reports: Sequence[Report]) -> bool:
+    """Whether a snapshot fits one `PUT /v1/reports` (at most 10,000 reports, a body under 1 MiB)."""
+    if len(reports) > SNAPSHOT_MAX:
+        return False
+    body = json.dumps({"reports": [r.to_json() for r in reports]}, ensure_ascii=False)
+    return len(body.encode()) < MAX_BODY_BYTES
 
 
 class HubRateLimited(HubUnavailable):

@@ -12,10 +12,45 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from agent.errors import HubRejected, HubUnavailable
-from agent.hub_client import POST_BATCH, HubClient, rejected_indexes
+from agent.hub_client import POST_BATCH, HubClient, fits_one_put, rejected_indexes
+from agent.hub_models import PushCounts, Report
 from agent.state import LocalState, OutboxItem
+from agent.state.db import iso, now
 
 logger = logging.getLogger(__name__)
+
+
+SNAPSHOT_DONE = "snapshot_at"  # meta key: when this agent last pushed a full snapshot
+
+
+def first_snapshot(hub: HubClient, state: LocalState) -> PushCounts | None:
+    """Until this agent has pushed a full snapshot, its first push is one (what share-all would send).
+
+    The hub lets a seller's first PUT carry up to 10,000 new reports, while POSTs are held to a daily quota:
+    a store that starts with `run` instead of `share-all` would otherwise trickle its blacklist in for days.
+    Returns None when a snapshot was already pushed (or does not fit one PUT): the outbox then does the work.
+    """
+    if state.get_meta(SNAPSHOT_DONE) is not None:
+        return None
+    known = state.known_entries()
+    reports = [Report(m, k.name) for m, k in sorted(known.items()) if k.origin == "manual"]
+    if not fits_one_put(reports):
+        return None
+    try:
+        counts = hub.put_snapshot(reports)
+    except HubRejected as exc:
+        if exc.status_code not in (413, 422):
+            raise
+        # Some report is invalid: the outbox sets bad items aside one by one, so let it do the work.
+        logger.warning("first snapshot refused (%s); pushing through the outbox instead", exc)
+        state.set_meta(SNAPSHOT_DONE, "refused")
+        return None
+    with state.transaction():
+        state.replace_reported(reports)
+        state.clear_outbox()
+        state.set_meta(SNAPSHOT_DONE, iso(now()))
+    logger.info("first snapshot pushed: %d reports", len(reports))
+    return counts
 
 
 @dataclass(slots=True)

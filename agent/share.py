@@ -15,7 +15,6 @@ later snapshot under the limits withdraws it.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable
@@ -23,21 +22,16 @@ from typing import Any
 
 from agent.backend.api import ProgressCallback
 from agent.config import Settings
-from agent.hub_client import MAX_BODY_BYTES, POST_BATCH, SNAPSHOT_MAX, HubClient
+from agent.hub_client import POST_BATCH, HubClient, fits_one_put
 from agent.hub_models import PushCounts, Report
+from agent.outbox import SNAPSHOT_DONE
 from agent.reconcile import reconcile
 from agent.reports import ShareReport
 from agent.state import LocalState
+from agent.state.db import iso, now
 from agent.sync import BackendFactory, cycle_lock
 
 logger = logging.getLogger(__name__)
-
-
-def fits_one_put(reports: list[Report]) -> bool:
-    if len(reports) > SNAPSHOT_MAX:
-        return False
-    size = len(json.dumps({"reports": [r.to_json() for r in reports]}, ensure_ascii=False).encode())
-    return size < MAX_BODY_BYTES
 
 
 def share_all(
@@ -77,6 +71,7 @@ def share_all(
         with state.transaction():
             state.replace_reported(reports)
             state.clear_outbox()  # the snapshot carried every queued wish
+            state.set_meta(SNAPSHOT_DONE, iso(now()))
         state.audit("share_all", "*", None, {"reports": len(reports), **_counts(counts)})
     report.pushed = counts.created + counts.updated
     report.unchanged, report.withdrawn = counts.unchanged, counts.withdrawn

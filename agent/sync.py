@@ -31,7 +31,7 @@ from agent.config import Settings
 from agent.errors import AgentError, HubError
 from agent.feed import has_pulled, pull_feed
 from agent.hub_client import HubClient
-from agent.outbox import deliver_outbox
+from agent.outbox import deliver_outbox, first_snapshot
 from agent.policy import Policy, decide, retractions
 from agent.reconcile import reconcile
 from agent.reports import BuyerAction, CycleReport, to_data
@@ -213,6 +213,16 @@ def _push(hub: HubClient, state: LocalState, report: CycleReport) -> None:
         report.reports_pushed = sum(i.action == "report" for i in queued)
         report.withdrawals_pushed = sum(i.action == "withdraw" for i in queued)
         report.outbox_pending = len(queued)
+        return
+    try:
+        snapshot = first_snapshot(hub, state)
+    except HubError as exc:
+        report.problem(f"pushes kept in the outbox for the next cycle: {exc}")
+        report.outbox_pending = state.outbox_counts()["pending"]
+        return
+    if snapshot is not None:
+        report.reports_pushed = snapshot.created + snapshot.updated
+        report.withdrawals_pushed = snapshot.withdrawn
         return
     delivered = deliver_outbox(hub, state)
     report.reports_pushed, report.withdrawals_pushed = delivered.reports, delivered.withdrawals

@@ -6,9 +6,9 @@ import pytest
 from conftest import HubServer
 
 from agent.errors import HubRejected
-from agent.hub_client import HubClient
+from agent.hub_client import HubClient, fits_one_put
 from agent.hub_models import Report
-from agent.share import fits_one_put, push_large_snapshot
+from agent.share import push_large_snapshot
 from agent.state import LocalState
 
 
