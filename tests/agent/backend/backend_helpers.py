@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from agent.backend.driver import PlaywrightBackend, open_playwright_backend
+from agent.backend.selectors import shipped_dir
 from agent.config import Settings
 from fixtures.mock_backend.testing import MockControl
 
 OpenStore = Callable[..., PlaywrightBackend]
+LAYOUTS = [layout for layout in ("v1", "v2") if (shipped_dir() / f"mock-{layout}.toml").is_file()]
 
 
 def not_blacklisted(control: MockControl, count: int, store: str = "store-a") -> list[tuple[str, str]]:

@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from backend_helpers import Drivers, OpenStore, store_settings
+from backend_helpers import LAYOUTS, Drivers, OpenStore, store_settings
 
 from agent.backend.driver import PlaywrightBackend, open_playwright_backend
-from agent.backend.selectors import shipped_dir
 from fixtures.mock_backend.testing import MockControl
 
 
@@ -42,9 +41,6 @@ def open_store(mock_backend: MockControl, tmp_path: Path) -> Iterator[OpenStore]
     yield open_
     for driver in opened:
         driver.close()
-
-
-LAYOUTS = [layout for layout in ("v1", "v2") if (shipped_dir() / f"mock-{layout}.toml").is_file()]
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from backend_helpers import OpenStore, not_blacklisted, store_settings
+from backend_helpers import LAYOUTS, OpenStore, not_blacklisted, store_settings
 
 from agent.backend.driver import PlaywrightBackend, open_playwright_backend
 from agent.errors import BackendUnavailable, LoginFailed, LoginNeedsHuman
@@ -112,10 +112,11 @@ def test_one_time_code_without_a_human_raises_login_needs_human(
     assert driver.logins == 0
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
 def test_one_time_code_from_the_prompt_logs_in_and_is_remembered(
-    open_store: OpenStore, mock_backend: MockControl
+    open_store: OpenStore, mock_backend: MockControl, layout: str
 ) -> None:
-    mock_backend.set_faults(otp_required=True)
+    mock_backend.set_faults(otp_required=True, layout=layout)
     login, _ = mock_backend.credentials()
     asked: list[str] = []
 
@@ -125,12 +126,12 @@ def test_one_time_code_from_the_prompt_logs_in_and_is_remembered(
         asked.append(code)
         return code
 
-    driver = open_store(otp_prompt=prompt)
+    driver = open_store(otp_prompt=prompt, selectors=f"mock-{layout}")
     assert [e.member_id for e in driver.read_blacklist()] == mock_backend.blacklist_ids()
     driver.close()
     assert len(asked) == 1
     mock_backend.expire_sessions("store-a")  # the next run must log in again, on a trusted device
-    again = open_store()
+    again = open_store(selectors=f"mock-{layout}")
     assert [e.member_id for e in again.read_blacklist()] == mock_backend.blacklist_ids()
     assert again.logins == 1
 
@@ -150,8 +151,12 @@ def test_a_full_blacklist_is_reported_not_hidden(tough: PlaywrightBackend, mock_
     assert mock_backend.blacklist_ids() == [buyers[0][0], *before]
 
 
-def test_wrong_password_is_refused_then_the_lockout_reported(open_store: OpenStore) -> None:
-    driver = open_store(password="not-the-password")
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_wrong_password_is_refused_then_the_lockout_reported(
+    open_store: OpenStore, mock_backend: MockControl, layout: str
+) -> None:
+    mock_backend.set_faults(layout=layout)
+    driver = open_store(password="not-the-password", selectors=f"mock-{layout}")
     failures: list[LoginFailed] = []
     for _ in range(5):  # the fifth wrong password locks the account
         with pytest.raises(LoginFailed) as caught:
