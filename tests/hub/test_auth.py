@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from tests.hub.conftest import HubClient, report
+from tests.hub.support import HubClient, report
 
 ROUTES = [
     ("POST", "/v1/reports", {"reports": [report("m1")]}),

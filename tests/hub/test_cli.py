@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from hub.app import create_app
 from hub.cli import app
 from hub.settings import ENV_PREFIX, HubSettings
-from tests.hub.conftest import report
+from tests.hub.support import report
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 runner = CliRunner()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.hub.conftest import HubClient, report
+from tests.hub.support import HubClient, report
 
 
 def test_unconfirmed_report_turns_stale_then_expires_into_a_tombstone(hub: HubClient) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.hub.conftest import HubClient, report
+from tests.hub.support import HubClient, report
 
 
 def pull_all(

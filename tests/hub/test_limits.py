@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from tests.hub.conftest import report
-
-MakeHub = Any
+from tests.hub.support import MakeHub, report
 
 
 def test_requests_over_the_rate_get_429_with_retry_after(make_hub: MakeHub) -> None:

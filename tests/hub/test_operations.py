@@ -10,7 +10,7 @@ from hub.admin import add_seller
 from hub.app import create_app
 from hub.db import migrate
 from hub.settings import HubSettings
-from tests.hub.conftest import HubClient, report
+from tests.hub.support import HubClient, report
 
 
 def test_health_check_answers_503_when_the_database_is_gone(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.hub.conftest import HubClient, report
+from tests.hub.support import HubClient, report
 
 
 def test_disabled_sellers_reports_stop_counting_at_once_and_show_in_the_feed(hub: HubClient) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from hub.admin import HubAdmin
-from tests.hub.conftest import ServedHub, report
+from tests.hub.support import ServedHub, report
 
 SELLERS = 20
 POOL = [f"p{i:02}" for i in range(60)]

@@ -11,7 +11,7 @@ from hub.models import Seller
 from hub.reports import Limits, store_reports
 from hub.schemas import ReportIn
 from hub.scoring import Ageing
-from tests.hub.conftest import HubClient, report
+from tests.hub.support import HubClient, MakeHub, report
 
 
 def test_resending_reports_is_idempotent(hub: HubClient) -> None:
@@ -58,8 +58,8 @@ def test_failure_mid_snapshot_leaves_the_old_set_whole(
 
     # The reports are already rewritten and withdrawn when the entry recompute fails.
     monkeypatch.setattr(reports_module, "refresh_entries", crash)
-    limits = Limits(Ageing(hub.app.state.hub.ageing.ttl, hub.app.state.hub.ageing.stale_after), 1000, 10000)
-    db = hub.app.state.hub.db
+    limits = Limits(Ageing(hub.context.ageing.ttl, hub.context.ageing.stale_after), 1000, 10000)
+    db = hub.context.db
     with db.write() as session:
         seller = session.query(Seller).one()
     with pytest.raises(RuntimeError), db.write() as session:
@@ -145,7 +145,7 @@ def test_a_future_reported_at_is_clamped_to_now(hub: HubClient) -> None:
     assert hub.entry(a, "m1")["first_reported_at"] == "2026-11-20T12:00:00Z"
 
 
-def test_bodies_over_the_limit_get_413(make_hub: Any) -> None:
+def test_bodies_over_the_limit_get_413(make_hub: MakeHub) -> None:
     hub = make_hub(max_body_bytes=4096)
     a = hub.add_seller("a")
     big = {"reports": [report(f"m{i}", name="n" * 100) for i in range(60)]}
