@@ -18,21 +18,22 @@ ROUTES = [
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "body"), ROUTES)
-def test_requests_without_a_known_token_get_401(hub: HubClient, method: str, path: str, body: object) -> None:
+def test_requests_without_a_known_token_get_401(hub: HubClient) -> None:
     hub.add_seller("a")
-    for headers in ({}, {"Authorization": "Bearer bh_nope"}, {"Authorization": "Basic YTpi"}):
-        response = hub.request(method, path, json=body, headers=headers)
-        assert response.status_code == 401
-        assert response.headers["WWW-Authenticate"] == "Bearer"
+    for method, path, body in ROUTES:
+        for headers in ({}, {"Authorization": "Bearer bh_nope"}, {"Authorization": "Basic YTpi"}):
+            response = hub.request(method, path, json=body, headers=headers)
+            assert response.status_code == 401, (method, path, headers)
+            assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
-@pytest.mark.parametrize(("method", "path", "body"), ROUTES)
-def test_disabled_seller_gets_403(hub: HubClient, method: str, path: str, body: object) -> None:
+def test_disabled_seller_gets_403_everywhere(hub: HubClient) -> None:
     a = hub.add_seller("a")
     with hub.admin() as admin:
         admin.set_enabled("a", False)
-    assert hub.request(method, path, json=body, headers=a).status_code == 403
+    assert [hub.request(method, path, json=body, headers=a).status_code for method, path, body in ROUTES] == [
+        403
+    ] * len(ROUTES)
 
 
 def test_a_seller_cannot_withdraw_another_sellers_report(hub: HubClient) -> None:

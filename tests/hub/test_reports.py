@@ -118,25 +118,25 @@ def test_the_last_of_duplicate_member_ids_in_one_request_wins(hub: HubClient) ->
     assert hub.entry(a, "m1")["reasons"] == {"abusive": 1}
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        b'{"reports": [{"member_id": "m1", "name": "\\ud800"}]}',
-        b'{"reports": [{"member_id": "m1", "name": "x", "note": "a\\u0000b"}]}',
-        b'{"reports": [{"member_id": "m1", "name": "x", "reported_at": "9999-12-31T23:59:59"}]}',
-        b'{"reports": [{"member_id": "m1", "name": "x", "reported_at": 1e300}]}',
-        b'{"reports": [{"member_id": "m1", "name": "x", "reported_at": "9999-12-31T23:59:59-23:59"}]}',
-        b'{"reports": [{"member_id": "m1", "name": "x", "reported_at": "0001-01-01T00:00:00+01:00"}]}',
-        b'{"reports": {"member_id": "m1"}}',
-        b"not json",
-        b"",
-        b'{"reports": []}',
-    ],
-)
-def test_odd_bodies_get_a_4xx_never_a_500(hub: HubClient, body: bytes) -> None:
+ODD_BODIES = [
+    b'{"reports": [{"member_id": "m1", "name": "\\ud800"}]}',
+    b'{"reports": [{"member_id": "m1", "name": "x", "note": "a\\u0000b"}]}',
+    b'{"reports": [{"member_id": "m1", "name": "x", "reported_at": "9999-12-31T23:59:59"}]}',
+    b'{"reports": [{"member_id": "m1", "name": "x", "reported_at": 1e300}]}',
+    b'{"reports": [{"member_id": "m1", "name": "x", "reported_at": "9999-12-31T23:59:59-23:59"}]}',
+    b'{"reports": [{"member_id": "m1", "name": "x", "reported_at": "0001-01-01T00:00:00+01:00"}]}',
+    b'{"reports": {"member_id": "m1"}}',
+    b"not json",
+    b"",
+    b'{"reports": []}',
+]
+
+
+def test_odd_bodies_get_a_4xx_never_a_500(hub: HubClient) -> None:
     a = hub.add_seller("a") | {"Content-Type": "application/json"}
-    response = hub.post("/v1/reports", content=body, headers=a)
-    assert 400 <= response.status_code < 500 or response.status_code == 200, response.text
+    for body in ODD_BODIES:
+        response = hub.post("/v1/reports", content=body, headers=a)
+        assert response.status_code < 500, (body, response.text)
 
 
 def test_a_future_reported_at_is_clamped_to_now(hub: HubClient) -> None:
