@@ -39,11 +39,13 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mock_backend: MockContr
     return run
 
 
-def test_undo_removes_the_automatic_entry_allowlists_it_and_audit_shows_why(
+def test_share_sync_then_undo_removes_the_automatic_entry_allowlists_it_and_audit_shows_why(
     cli: Any, mock_backend: MockControl, hub: HubServer
 ) -> None:
     x = str(mock_backend.add_buyer("Xavier Twice")["member_id"])
     reported_on_hub(hub, x, "Xavier Twice", 2)
+    own = len(mock_backend.blacklist_ids("store-c"))
+    assert cli("share-all", "--json")["pushed"] == own
 
     synced = cli("sync", "--json")
     assert [a["member_id"] for a in synced["added"]] == [x]
