@@ -154,23 +154,26 @@ class Agent:
         )
 
 
-def agent_settings(data_dir: Path, base_url: str, login: str, hub_url: str) -> Settings:
+def agent_settings(
+    data_dir: Path, base_url: str, login: str, hub_url: str, policy: dict[str, Any] | None = None
+) -> Settings:
     browser: dict[str, Any] = {"executable": CHROMIUM} if CHROMIUM.exists() else {}
     return Settings(
         data_dir=data_dir,
         backend={"base_url": base_url, "username": login},
         browser=browser,
         hub={"url": hub_url},
+        policy=policy or {},
     )
 
 
 @pytest.fixture
-def make_agent(mock_backend: MockControl, hub: HubServer, tmp_path: Path) -> Iterator[Callable[[str], Agent]]:
+def make_agent(mock_backend: MockControl, hub: HubServer, tmp_path: Path) -> Iterator[Callable[..., Agent]]:
     agents: list[Agent] = []
 
-    def make(store_id: str) -> Agent:
+    def make(store_id: str, **policy: Any) -> Agent:
         login, password = mock_backend.credentials(store_id)
-        settings = agent_settings(tmp_path / store_id, mock_backend.url, login, hub.url)
+        settings = agent_settings(tmp_path / store_id, mock_backend.url, login, hub.url, policy)
         token = hub.add_seller(store_id)
         client = HubClient(hub.url, token, max_retries=1, backoff=0.01)
         agent = Agent(store_id, settings, password, client, LocalState.open(settings.state_db_path))

@@ -9,7 +9,7 @@ from conftest import Agent, HubServer, reported_on_hub
 
 from fixtures.mock_backend.testing import MockControl
 
-MakeAgent = Callable[[str], Agent]
+MakeAgent = Callable[..., Agent]
 
 
 def caught_elsewhere(mock: MockControl, hub: HubServer, name: str, stores: int = 2) -> str:

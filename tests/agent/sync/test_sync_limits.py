@@ -8,7 +8,7 @@ from conftest import Agent, HubServer, reported_on_hub
 
 from fixtures.mock_backend.testing import MockControl
 
-MakeAgent = Callable[[str], Agent]
+MakeAgent = Callable[..., Agent]
 
 
 def buyer(mock: MockControl, name: str) -> str:
@@ -55,3 +55,18 @@ def test_an_order_from_a_buyer_on_the_shared_list_is_an_alert_even_below_the_thr
     (alert,) = report.alerts
     assert (alert["member_id"], alert["reporters"], alert["reasons"]) == (suspect, 1, {"chargeback": 1})
     assert [a.member_id for a in c.state.alerts()] == [suspect]
+
+
+def test_a_good_customer_on_the_shared_list_is_flagged_for_review_not_blacklisted(
+    make_agent: MakeAgent, mock_backend: MockControl, hub: HubServer
+) -> None:
+    c = make_agent("store-c", protect_min_orders=1)
+    orders = mock_backend.store("store-c", full=True)["orders"]
+    loyal = next(o for o in orders if o["status"] == "Completed")
+    reported_on_hub(hub, loyal["member_id"], loyal["buyer_name"], 2)
+
+    report = c.sync()
+
+    assert loyal["member_id"] not in mock_backend.blacklist_ids("store-c")
+    assert [r.member_id for r in report.review] == [loyal["member_id"]]
+    assert [r.member_id for r in c.state.review_list()] == [loyal["member_id"]]
