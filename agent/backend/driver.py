@@ -8,8 +8,12 @@ synchronous face of it and hands out only plain models from `agent.models`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
+from typing import Any, TypeVar
+
+from playwright.async_api import Error as PlaywrightError
 
 from agent.backend.api import Backend, ProgressCallback
 from agent.backend.loop import LoopThread
@@ -17,9 +21,11 @@ from agent.backend.operations import Operations
 from agent.backend.runtime import Runtime
 from agent.backend.selectors import SiteSelectors, load_selectors
 from agent.config import Settings
+from agent.errors import BackendError
 from agent.models import BlacklistEntry, BlacklistResult, Customer, Order, RemovalOutcome
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class PlaywrightBackend:
@@ -30,6 +36,14 @@ class PlaywrightBackend:
         self._rt = runtime
         self._ops = Operations(runtime)
         self._closed = False
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        with browser_errors():
+            return self._loop.run(coro)
+
+    def _iterate(self, agen: AsyncIterator[T]) -> Iterator[T]:
+        with browser_errors():
+            yield from self._loop.iterate(agen)
 
     @property
     def site(self) -> SiteSelectors:
@@ -46,50 +60,50 @@ class PlaywrightBackend:
         return self._rt.transport.requests
 
     def ensure_session(self) -> None:
-        self._loop.run(self._rt.ensure_session())
+        self._run(self._rt.ensure_session())
 
     def read_blacklist(self) -> list[BlacklistEntry]:
-        return self._loop.run(self._ops.blacklist())
+        return self._run(self._ops.blacklist())
 
     def read_customers(self, *, progress: ProgressCallback | None = None) -> Iterator[Customer]:
         done = 0
-        for chunk, total in self._loop.iterate(self._ops.customers()):
+        for chunk, total in self._iterate(self._ops.customers()):
             yield from chunk
             done += len(chunk)
             if progress is not None:
                 progress(done, total)
 
     def read_orders(self, *, newer_than: datetime | None = None) -> list[Order]:
-        return self._loop.run(self._ops.orders(newer_than))
+        return self._run(self._ops.orders(newer_than))
 
     def read_buyer(self, member_id: str) -> tuple[str, str]:
         """(MemberId, Name) as the buyer information page shows them."""
-        return self._loop.run(self._ops.buyer(member_id))
+        return self._run(self._ops.buyer(member_id))
 
     def blacklist_by_link(self, member_id: str, name: str) -> BlacklistResult:
-        return self._loop.run(self._ops.blacklist_by_link(member_id, name))
+        return self._run(self._ops.blacklist_by_link(member_id, name))
 
     def blacklist_many(
         self, buyers: Iterable[tuple[str, str]], *, progress: ProgressCallback | None = None
     ) -> Iterator[BlacklistResult]:
         batch = list(buyers)
-        for done, result in enumerate(self._loop.iterate(self._ops.blacklist_many(batch)), start=1):
+        for done, result in enumerate(self._iterate(self._ops.blacklist_many(batch)), start=1):
             if progress is not None:
                 progress(done, len(batch))
             yield result
 
     def blacklist_from_order(self, order_id: str) -> BlacklistResult:
-        return self._loop.run(self._ops.blacklist_from_order(order_id))
+        return self._run(self._ops.blacklist_from_order(order_id))
 
     def remove_from_blacklist(self, member_id: str) -> RemovalOutcome:
-        return self._loop.run(self._ops.remove(member_id))
+        return self._run(self._ops.remove(member_id))
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
         try:
-            self._loop.run(self._rt.close())
+            self._run(self._rt.close())
         finally:
             self._loop.close()
 
@@ -98,6 +112,16 @@ class PlaywrightBackend:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+@contextmanager
+def browser_errors() -> Iterator[None]:
+    """Playwright's own errors (a crashed browser, a click that timed out) leave as BackendError."""
+    try:
+        yield
+    except PlaywrightError as exc:
+        first_line = (str(exc).splitlines() or ["unknown error"])[0]
+        raise BackendError(f"browser error: {first_line}") from exc
 
 
 def open_backend(
@@ -126,15 +150,16 @@ def open_playwright_backend(
     site = load_selectors(settings.backend.selectors, settings.backend.selectors_override)
     loop = LoopThread()
     try:
-        runtime = loop.run(
-            Runtime.start(
-                settings,
-                site,
-                password=password,
-                otp_prompt=otp_prompt,
-                headless=settings.browser.headless if headless is None else headless,
+        with browser_errors():
+            runtime = loop.run(
+                Runtime.start(
+                    settings,
+                    site,
+                    password=password,
+                    otp_prompt=otp_prompt,
+                    headless=settings.browser.headless if headless is None else headless,
+                )
             )
-        )
     except BaseException:
         loop.close()
         raise

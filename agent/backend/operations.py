@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 class Operations:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
+        self.layout_proven = False  # a confirmation form was submitted and its result page understood
 
     # -- reading ---------------------------------------------------------------------------------
     async def blacklist(self) -> list[BlacklistEntry]:
@@ -86,6 +87,7 @@ class Operations:
         form = self.rt.confirm.confirmation(view, member_id)
         fetched = await self._submit(self.rt.confirm, form, page, self.rt.confirm.css("confirm"))
         outcome, message = self.rt.result.outcome(self.rt.result.view(fetched.url, fetched.text))
+        self.layout_proven = True
         logger.info("blacklist %s: %s", member_id, outcome.value)
         return BlacklistResult(member_id, name, outcome, message)
 
@@ -107,10 +109,15 @@ class Operations:
     async def blacklist_many(self, buyers: Sequence[tuple[str, str]]) -> AsyncIterator[BlacklistResult]:
         if not buyers:
             return
-        # The first buyer alone: a layout that does not match fails here, before any other change.
-        yield await self.blacklist_by_link(*buyers[0])
+        # One buyer at a time until one has gone through the whole confirm-and-submit path: a layout that
+        # does not match fails there, before any other change. Then fan out.
+        rest = list(buyers)
+        while rest and not self.layout_proven:
+            yield await self.blacklist_by_link(*rest.pop(0))
+        if not rest:
+            return
         queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
-        for buyer in buyers[1:]:
+        for buyer in rest:
             queue.put_nowait(buyer)
         results: asyncio.Queue[BlacklistResult | BaseException] = asyncio.Queue()
 
@@ -123,9 +130,9 @@ class Operations:
                     results.put_nowait(exc)
                     return
 
-        workers = [asyncio.ensure_future(worker()) for _ in range(min(self.rt.concurrency, len(buyers) - 1))]
+        workers = [asyncio.ensure_future(worker()) for _ in range(min(self.rt.concurrency, len(rest)))]
         try:
-            for _ in range(len(buyers) - 1):
+            for _ in range(len(rest)):
                 item = await results.get()
                 if isinstance(item, BaseException):
                     raise item

@@ -68,7 +68,8 @@ class TablePage(PageObject):
 
     def listing(self, view: PageView) -> Listing:
         view.require("table")
-        return Listing(view.rows(), has_next=view.exists("next_page"))
+        total = as_int(view.text("total")) if view.exists("total") else None
+        return Listing(view.rows(), has_next=view.exists("next_page"), total=total)
 
     def listing_from_json(self, data: Any, page: int, url: str) -> Listing:
         items = dig(data, self.spec.items)

@@ -85,6 +85,8 @@ class Session:
         self.generation = 0
         self.logins = 0
         self._lock = asyncio.Lock()
+        self._attempts = 0
+        self._refusal: BackendError | None = None
 
     async def is_valid(self) -> bool:
         """Whether the current cookies reach the home page (one request, no page)."""
@@ -95,11 +97,24 @@ class Session:
         return self.home_page.is_home(self.home_page.view(fetched.url, fetched.text))
 
     async def renew(self, seen_generation: int) -> None:
-        """Log in again, unless another worker already did since `seen_generation`."""
+        """Log in again, unless another worker already did since `seen_generation`.
+
+        Workers that were waiting while a login was refused get that same error instead of each trying
+        again (a one-time code or a lockout must not be hammered); a later call tries again.
+        """
+        attempts_seen = self._attempts
         async with self._lock:
             if self.generation != seen_generation:
                 return
-            await self.login()
+            if self._attempts != attempts_seen and self._refusal is not None:
+                raise self._refusal
+            self._attempts += 1
+            try:
+                await self.login()
+            except (LoginFailed, LoginNeedsHuman) as exc:
+                self._refusal = exc
+                raise
+            self._refusal = None
 
     async def login(self) -> None:
         page = await self.context.new_page()

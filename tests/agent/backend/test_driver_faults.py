@@ -101,6 +101,24 @@ def test_session_expiry_mid_batch_logs_in_once_and_finishes(
     assert driver.logins == logins_before + 1
 
 
+def test_a_code_demanded_mid_batch_stops_the_batch_with_login_needs_human(
+    tough: PlaywrightBackend, mock_backend: MockControl
+) -> None:
+    buyers = not_blacklisted(mock_backend, 8)
+    done: list[str] = []
+
+    def new_device_check_after_second(count: int, total: int | None) -> None:
+        if count == 2:
+            mock_backend.set_faults(otp_required=True)
+            mock_backend.expire_sessions("store-a")
+
+    results = tough.blacklist_many(buyers, progress=new_device_check_after_second)
+    with pytest.raises(LoginNeedsHuman):
+        done.extend(result.member_id for result in results)
+    assert 2 <= len(done) < len(buyers)
+    assert set(done) <= set(mock_backend.blacklist_ids())
+
+
 def test_one_time_code_without_a_human_raises_login_needs_human(
     open_store: OpenStore, mock_backend: MockControl
 ) -> None:
