@@ -59,7 +59,8 @@ WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
 router = APIRouter()
 
 
-def hub_context(request: Request) -> HubContext:
+async def hub_context(request: Request) -> HubContext:
+    # async: no thread-pool hop for a dependency that does no I/O
     ctx: HubContext = request.app.state.hub
     return ctx
 
