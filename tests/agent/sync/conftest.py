@@ -1,4 +1,5 @@
-"""A real hub (uvicorn on loopback over SQLite) per test, and agents for the mock backend's stores.
+"""Fixtures of the sync tests: a real hub (uvicorn on loopback over SQLite) per test, and agents for the
+mock backend's stores (helpers in sync_world.py).
 
 The hub database is migrated once per session into a template file and copied for each test, so every
 test starts from an empty hub without paying for migrations.
@@ -7,81 +8,17 @@ test starts from an empty hub without paying for migrations.
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
+from sync_world import Agent, HubServer, agent_settings
 
-from agent.backend.api import Backend
-from agent.backend.driver import open_backend
-from agent.config import Settings
 from agent.hub_client import HubClient
-from agent.hub_models import Report
-from agent.reports import CycleReport, ShareReport
-from agent.share import share_all
 from agent.state import LocalState
-from agent.sync import run_cycle
 from fixtures.mock_backend.testing import MockControl
-from hub.admin import HubAdmin
-from hub.app import create_app
 from hub.db import migrate
-from hub.settings import HubSettings
-
-CHROMIUM = Path("/usr/bin/chromium")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class HubServer:
-    """The hub app served by uvicorn in a thread; can be stopped and restarted on the same port."""
-
-    def __init__(self, database_url: str) -> None:
-        self.database_url = database_url
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self.clients: list[HubClient] = []
-
-    def start(self) -> None:
-        settings = HubSettings(
-            database_url=self.database_url,
-            rate_limit_per_minute=60000,
-            rate_limit_burst=10000,
-            daily_new_reports=100_000,  # large-snapshot tests push thousands of new reports
-        )
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port, log_level="warning")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 15
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the hub did not start")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(15)
-            self._server = self._thread = None
-
-    def add_seller(self, store_id: str) -> str:
-        with HubAdmin(HubSettings(database_url=self.database_url)) as admin:
-            return admin.add_seller(f"seller of {store_id}", store_id)[1]
-
-    def admin(self) -> HubAdmin:
-        return HubAdmin(HubSettings(database_url=self.database_url))
 
 
 @pytest.fixture(scope="session")
@@ -103,70 +40,6 @@ def hub(hub_template: Path, tmp_path: Path) -> Iterator[HubServer]:
     server.stop()
 
 
-class KeptOpen:
-    """A backend whose `with` block leaves it open."""
-
-    def __init__(self, backend: Backend) -> None:
-        self._backend = backend
-
-    def __enter__(self) -> Backend:
-        return self._backend
-
-    def __exit__(self, *exc_info: object) -> None:
-        return None
-
-
-@dataclass
-class Agent:
-    """One store's agent, wired like the CLI wires it, with helpers for the two commands."""
-
-    store_id: str
-    settings: Settings
-    password: str
-    hub_client: HubClient
-    state: LocalState
-    kept: Backend | None = None
-
-    def backend(self) -> Backend:
-        # One browser per agent for the whole test (as a long-running agent could keep it): the engine's
-        # `with` does not close it; the fixture does.
-        if self.kept is None:
-            self.kept = open_backend(self.settings, password=self.password)
-        return KeptOpen(self.kept)  # type: ignore[return-value]
-
-    def sync(self, *, dry_run: bool = False, **kwargs: Any) -> CycleReport:
-        return run_cycle(
-            self.settings,
-            backend_factory=self.backend,
-            hub=self.hub_client,
-            state=self.state,
-            dry_run=dry_run,
-            **kwargs,
-        )
-
-    def share_all(self, *, dry_run: bool = False) -> ShareReport:
-        return share_all(
-            self.settings,
-            backend_factory=self.backend,
-            hub=self.hub_client,
-            state=self.state,
-            dry_run=dry_run,
-        )
-
-
-def agent_settings(
-    data_dir: Path, base_url: str, login: str, hub_url: str, policy: dict[str, Any] | None = None
-) -> Settings:
-    browser: dict[str, Any] = {"executable": CHROMIUM} if CHROMIUM.exists() else {}
-    return Settings(
-        data_dir=data_dir,
-        backend={"base_url": base_url, "username": login},
-        browser=browser,
-        hub={"url": hub_url},
-        policy=policy or {},
-    )
-
-
 @pytest.fixture
 def make_agent(mock_backend: MockControl, hub: HubServer, tmp_path: Path) -> Iterator[Callable[..., Agent]]:
     agents: list[Agent] = []
@@ -186,17 +59,3 @@ def make_agent(mock_backend: MockControl, hub: HubServer, tmp_path: Path) -> Ite
             agent.kept.close()
         agent.hub_client.close()
         agent.state.close()
-
-
-def reported_on_hub(
-    hub: HubServer, member_id: str, name: str, reporters: int, reason: str = "fraud"
-) -> list[HubClient]:
-    """`reporters` other stores (hub sellers without a mock store) report the buyer straight to the hub;
-    returns their clients (closed with the hub), e.g. to withdraw later."""
-    clients = []
-    for _ in range(reporters):
-        client = HubClient(hub.url, hub.add_seller(f"elsewhere-{member_id}-{time.monotonic_ns()}"))
-        client.push_reports([Report(member_id, name, reason)])
-        clients.append(client)
-    hub.clients += clients
-    return clients

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import HubServer
+from sync_world import HubServer
 
 from agent.errors import HubRejected
 from agent.hub_client import HubClient, fits_one_put

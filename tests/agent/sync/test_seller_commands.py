@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CHROMIUM, HubServer, reported_on_hub
+from sync_world import CHROMIUM, HubServer, reported_on_hub
 from typer.testing import CliRunner
 
 from agent.cli import app

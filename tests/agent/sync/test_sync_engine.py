@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from conftest import Agent, HubServer, reported_on_hub
+from sync_world import Agent, HubServer, reported_on_hub
 
 from fixtures.mock_backend.testing import MockControl
 
