@@ -15,7 +15,7 @@ def buyer(mock: MockControl, name: str) -> str:
     return str(mock.add_buyer(name)["member_id"])
 
 
-def test_full_blacklist_evicts_lower_score_automatic_entries_never_manual_ones(
+def test_full_blacklist_evicts_lower_score_automatic_entries_never_manual_ones_until_the_limit_rises(
     make_agent: MakeAgent, mock_backend: MockControl, hub: HubServer
 ) -> None:
     c = make_agent("store-c")
@@ -39,6 +39,9 @@ def test_full_blacklist_evicts_lower_score_automatic_entries_never_manual_ones(
     assert report.blacklist_full
     assert report.added == []
     assert set(mock_backend.blacklist_ids("store-c")) == manual | {strong}
+
+    mock_backend.set_faults(blacklist_capacity=1000)  # the marketplace raised the limit
+    assert {a.member_id for a in c.sync().added} == {weak, other}
 
 
 def test_an_order_from_a_buyer_on_the_shared_list_is_an_alert_even_below_the_threshold(
