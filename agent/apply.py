@@ -81,10 +81,11 @@ class Applier:
         capacity = self.state.get_meta(CAPACITY_KEY)
         if capacity is not None and self.size >= int(capacity):
             remaining = self._add_when_full(remaining)
-        if remaining and not self.stop.is_set():
+        while remaining and not self.stop.is_set():
             full = self._add_concurrently(remaining)
-            if full and not self.stop.is_set():
-                self._add_when_full(full)
+            # One by one from here; whatever is left means the limit was raised meanwhile. Each round
+            # settles at least one entry, so this ends.
+            remaining = self._add_when_full(full) if full and not self.stop.is_set() else []
 
     def _add_concurrently(self, entries: Sequence[SharedEntry]) -> list[SharedEntry]:
         by_id = {e.member_id: e for e in entries}

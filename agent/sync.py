@@ -86,6 +86,8 @@ def run_cycle(
         if dry_run:
             with state.dry_run():
                 _cycle(backend_factory, hub, state, policy, report, stop)
+            if stop.is_set() and report.outcome == "ok":
+                report.outcome = "stopped"
             report.finished_at = now()
             return report
         cycle_id = state.start_cycle("sync")
