@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from agent.config import PolicySettings
-from agent.hub_models import SharedEntry
+from agent.errors import ConfigError
+from agent.hub_models import REASONS, SharedEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +29,13 @@ class Policy:
 
     @classmethod
     def from_settings(cls, policy: PolicySettings) -> Policy:
-        """Build from `Settings.policy` (agent.config.PolicySettings)."""
+        """Build from `Settings.policy`; an unknown reason is a ConfigError (a typo would match nothing)."""
+        unknown = sorted(set(policy.reasons) - set(REASONS))
+        if unknown:
+            raise ConfigError(
+                f"policy.reasons: unknown reason(s) {', '.join(unknown)}; use some of {', '.join(REASONS)}",
+                key="policy.reasons",
+            )
         return cls(
             min_reporters=policy.min_reporters,
             min_score=policy.min_score,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from agent.hub_models import SharedEntry
 from agent.policy import Policy, decide, passes, retractions
 
@@ -70,3 +72,12 @@ def test_agent_entries_whose_shared_entry_fails_or_vanished_are_retracted() -> N
         ("gone", "no longer on the shared list"),
         ("weak", "1 reporters, policy needs 2"),
     ]
+
+
+def test_a_misspelt_reason_in_the_config_is_refused() -> None:
+    from agent.config import PolicySettings
+    from agent.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        Policy.from_settings(PolicySettings(reasons=["frud"]))
+    assert info.value.key == "policy.reasons"
