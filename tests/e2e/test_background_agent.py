@@ -30,20 +30,29 @@ def test_two_agents_for_two_stores_run_side_by_side(world: World) -> None:
     assert (c.data_dir / "logs" / "agent.log").is_file()
 
 
-def test_background_agent_stops_cleanly_on_sigterm_after_its_first_cycle(world: World) -> None:
-    b = world.agent("b", schedule={"interval_minutes": 60})
-    x = world.new_buyer()
-    world.outsider("h1").report(x)
-    world.outsider("h2").report(x)
+def test_sigterm_mid_cycle_finishes_the_current_action_saves_state_and_exits_0(world: World) -> None:
+    c = world.agent("c", browser={"concurrency": 1})
+    buyers = [world.new_buyer() for _ in range(6)]
+    world.outsider("h1").report(*buyers)
+    world.outsider("h2").report(*buyers)
+    before = c.blacklist()
+    world.mock.set_faults(latency_ms=300)
 
-    run = b.start("run")
-    wait_until(lambda: x[0] in b.blacklist(), timeout=120, what="the first cycle to apply X")
-    wait_until(lambda: _last_cycle_outcome(b.data_dir) == "ok", what="the first cycle to be recorded")
-    os.kill(run.pid, signal.SIGTERM)
+    run = c.start("run")
+    wait_until(lambda: len(c.blacklist() - before) >= 2, what="the agent to apply a few entries")
+    os.kill(run.pid, signal.SIGTERM)  # what systemd (KillMode=mixed), launchd or `kill` send
     output = run.communicate(timeout=60)[0]
 
     assert run.returncode == 0, output
-    assert not (b.data_dir / "agent.pid").exists()
+    applied = c.blacklist() - before
+    assert len(applied) < len(buyers)
+    with c.state() as state:
+        recorded = set(state.agent_entries())
+        in_flight = {intent.member_id for intent in state.pending_intents()}
+    assert recorded <= applied
+    assert applied <= recorded | in_flight  # nothing done behind the state's back: next read settles the rest
+    assert _last_cycle_outcome(c.data_dir) == "stopped", output
+    assert not (c.data_dir / "agent.pid").exists()
 
 
 def test_second_agent_on_the_same_data_dir_exits_2_naming_the_first(world: World) -> None:
