@@ -7,7 +7,6 @@ for a disabled seller, then the per-seller rate limit (429). Responses never nam
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -18,7 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import func, select
 
 from hub.app import HubContext
-from hub.feed import entry_json, feed_state, read_page
+from hub.feed import feed_state, read_page
 from hub.models import Entry, Report, Seller
 from hub.ratelimit import retry_after_header
 from hub.reports import Outcome, quota_limit, seller_report_counts, store_reports, used_today, withdraw_report
@@ -193,8 +192,7 @@ def get_feed(
         if _etag_matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers={"ETag": etag})
         page = read_page(session, state, cursor, limit)
-    body = json.dumps(page, ensure_ascii=False, separators=(",", ":")).encode()
-    return Response(body, media_type="application/json", headers={"ETag": etag})
+    return Response(page.to_json(), media_type="application/json", headers={"ETag": etag})
 
 
 @router.get(
@@ -203,14 +201,15 @@ def get_feed(
     responses={**AUTH_RESPONSES, 404: {"model": ErrorOut, "description": "No live entry for this buyer."}},
     tags=["feed"],
 )
-def get_entry(member_id: MemberIdPath, ctx: Ctx, caller: CurrentSeller) -> dict[str, Any]:
+def get_entry(member_id: MemberIdPath, ctx: Ctx, caller: CurrentSeller) -> Response:
     """The pooled entry about one buyer (counts, score and reasons; never who reported it)."""
     ctx.maybe_sweep()
     with ctx.db.read() as session:
-        entry = session.get(Entry, member_id)
-        if entry is None or not entry.live:
-            raise HTTPException(404, "no entry for this member id")
-        return entry_json(entry)
+        stmt = select(Entry.payload).where(Entry.member_id == member_id, Entry.live.is_(True))
+        payload = session.execute(stmt).scalar_one_or_none()
+    if payload is None:
+        raise HTTPException(404, "no entry for this member id")
+    return Response(payload.encode(), media_type="application/json")
 
 
 @router.get("/v1/me", response_model=Me, responses=AUTH_RESPONSES, tags=["sellers"])

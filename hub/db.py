@@ -165,16 +165,20 @@ def schema_status(conn: Connection) -> SchemaStatus:
     return "outdated" if known else "ahead"
 
 
-def migrate(url: str | Database) -> str:
-    """Bring the database to the latest schema (idempotent); returns the revision now in place."""
+def migrate(url: str | Database, *, revision: str = "head") -> str:
+    """Bring the database to the latest schema (idempotent); returns the revision now in place.
+
+    `revision` stops at an older schema (tests of the upgrade path).
+    """
     db = url if isinstance(url, Database) else Database(url)
     try:
         cfg = _alembic_config()
         with db.engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
-        logger.info("hub database migrated to %s", head_revision())
-        return head_revision()
+            command.upgrade(cfg, revision)
+            current = MigrationContext.configure(conn).get_current_revision() or ""
+        logger.info("hub database migrated to %s", current)
+        return current
     finally:
         if not isinstance(url, Database):
             db.dispose()

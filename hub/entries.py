@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from hub.feed import render_entry
 from hub.models import Change, Entry, HubState, Report, Seller
 from hub.scoring import Ageing, Aggregate, ReportFacts, aggregate
 from hub.sql import upsert
@@ -130,6 +131,12 @@ def refresh_entries(session: Session, member_ids: Iterable[str], now: datetime, 
                 "next_review_at": agg.next_review_at if agg and not delisted else None,
                 "updated_at": now,
             }
+            row["payload"] = (
+                render_entry(member_id, agg.name, agg.reporters, agg.score, agg.reasons,
+                             agg.first_reported_at, agg.last_reported_at)
+                if live and agg is not None
+                else None
+            )  # fmt: skip
             if agg is not None:
                 row |= {
                     "name": agg.name,

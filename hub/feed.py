@@ -18,9 +18,9 @@ sequence number and the compaction horizon are in it), so a conditional poll cos
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
@@ -55,40 +55,58 @@ def feed_state(session: Session) -> FeedState:
     return FeedState(int(row.last_seq), int(row.horizon_seq))
 
 
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+def iso(value: datetime) -> str:
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
 
 
-def entry_json(entry: Entry | Any) -> dict[str, Any]:
-    return {
-        "member_id": entry.member_id,
-        "name": entry.name,
-        "reporters": entry.reporters,
-        "score": entry.score,
-        "reasons": dict(entry.reasons or {}),
-        "first_reported_at": iso(entry.first_reported_at),
-        "last_reported_at": iso(entry.last_reported_at),
-    }
+def render_entry(
+    member_id: str,
+    name: str,
+    reporters: int,
+    score: int,
+    reasons: dict[str, int],
+    first_reported_at: datetime,
+    last_reported_at: datetime,
+) -> str:
+    """The entry as the API shows it (docs/hub-api.md), as compact JSON; stored in `entries.payload`."""
+    return json.dumps(
+        {
+            "member_id": member_id,
+            "name": name,
+            "reporters": reporters,
+            "score": score,
+            "reasons": dict(sorted(reasons.items())),
+            "first_reported_at": iso(first_reported_at),
+            "last_reported_at": iso(last_reported_at),
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
 
 
-def read_page(session: Session, state: FeedState, cursor: int, limit: int) -> dict[str, Any]:
-    """One page of the feed as plain JSON-ready data (see docs/hub-api.md); `state` read first."""
+@dataclass(frozen=True)
+class FeedPage:
+    changes: list[tuple[int, str, str | None]]  # (seq, member id, entry JSON or None for a tombstone)
+    next_cursor: int
+    has_more: bool
+
+    def to_json(self) -> bytes:
+        """The response body, assembled from the stored entry JSON (member ids need no escaping)."""
+        items = ",".join(
+            f'{{"seq":{seq},"member_id":"{member_id}","deleted":{"false" if entry else "true"},'
+            f'"entry":{entry or "null"}}}'
+            for seq, member_id, entry in self.changes
+        )
+        more = "true" if self.has_more else "false"
+        return f'{{"changes":[{items}],"next_cursor":{self.next_cursor},"has_more":{more}}}'.encode()
+
+
+def read_page(session: Session, state: FeedState, cursor: int, limit: int) -> FeedPage:
+    """One page of the feed after `cursor` (see docs/hub-api.md); `state` was read first."""
     full_pull = cursor == 0 or cursor >= FULL_PULL_BASE
     position = cursor - FULL_PULL_BASE if cursor >= FULL_PULL_BASE else cursor
     stmt = (
-        select(
-            Change.seq,
-            Entry.member_id,
-            Entry.live,
-            Entry.name,
-            Entry.reporters,
-            Entry.score,
-            Entry.reasons,
-            Entry.first_reported_at,
-            Entry.last_reported_at,
-        )
+        select(Change.seq, Entry.member_id, Entry.live, Entry.payload)
         .join(Entry, and_(Entry.member_id == Change.member_id, Entry.seq == Change.seq))
         .where(Change.seq > position)
         .order_by(Change.seq)
@@ -98,18 +116,11 @@ def read_page(session: Session, state: FeedState, cursor: int, limit: int) -> di
         stmt = stmt.where(Entry.live.is_(True))
     rows = session.execute(stmt).all()
     has_more = len(rows) > limit
-    rows = rows[:limit]
     changes = [
-        {
-            "seq": int(row.seq),
-            "member_id": row.member_id,
-            "deleted": not row.live,
-            "entry": entry_json(row) if row.live else None,
-        }
-        for row in rows
+        (int(seq), member_id, payload if live else None) for seq, member_id, live, payload in rows[:limit]
     ]
-    last = changes[-1]["seq"] if changes else position
+    last = changes[-1][0] if changes else position
     next_cursor = max(last, state.last_seq)
     if has_more:
         next_cursor = FULL_PULL_BASE + last if full_pull else last
-    return {"changes": changes, "next_cursor": next_cursor, "has_more": has_more}
+    return FeedPage(changes, next_cursor, has_more)

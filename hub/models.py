@@ -25,6 +25,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
@@ -111,6 +112,9 @@ class Entry(Base):
     # expires); the expiry sweep recomputes entries whose time has come.
     next_review_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The entry as the API shows it, rendered to JSON when it changes: the feed is read far more often
+    # than written, so pages are assembled from these fragments instead of re-encoding every field.
+    payload: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Change(Base):
