@@ -6,6 +6,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from types import FrameType
 from typing import Annotated, Any
 
@@ -129,14 +130,16 @@ def status_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
     if last:
         table.add_row(
             "last cycle",
-            f"{last['kind']} {last['outcome']} at {last['finished_at'] or last['started_at']}: "
+            f"{last['kind']} {last['outcome']} at {_when(last['finished_at'] or last['started_at'])}: "
             f"{last['added']} added, {last['retracted']} retracted, {last['reports_pushed']} reports pushed",
         )
         for problem in last["errors"] + last["warnings"]:
             table.add_row("", escape(problem))
     else:
         table.add_row("last cycle", "never ran")
-    table.add_row("next run", str(data["next_run_at"] or "not scheduled (is `blacklist-agent run` running?)"))
+    table.add_row(
+        "next run", _when(data["next_run_at"]) or "not scheduled (is `blacklist-agent run` running?)"
+    )
     counts = data["blacklist"]
     table.add_row("blacklist", f"{counts['manual']} yours, {counts['agent']} added by the agent")
     table.add_row("allowlist", str(data["allowlist"]))
@@ -266,13 +269,22 @@ def audit_command(
             str(p.get("reporters", "")),
             str(e["score"]),
             reasons,
-            str(e["added_at"] or ""),
+            _when(e["added_at"]),
         )
-    console.print(entries)
+    console.print(entries if data["automatic_entries"] else "The agent has added no entry.")
     log = Table(title="Latest automatic actions", title_justify="left")
     for column in ("when", "action", "buyer", "details"):
         log.add_column(column, overflow="fold")
     for r in data["log"]:
         details = ", ".join(f"{k}={v}" for k, v in sorted(r["details"].items()))
-        log.add_row(r["at"], r["action"], escape(f"{r['name'] or ''} ({r['member_id']})"), escape(details))
-    console.print(log)
+        buyer = f"{r['name']} ({r['member_id']})" if r["name"] else r["member_id"]
+        log.add_row(_when(r["at"]), r["action"], escape(buyer), escape(details))
+    if data["log"]:
+        console.print(log)
+
+
+def _when(iso_text: str | None) -> str:
+    """ISO timestamps from the state, shown to the minute in the machine's local time."""
+    if not iso_text:
+        return ""
+    return datetime.fromisoformat(iso_text).astimezone().strftime("%Y-%m-%d %H:%M")
