@@ -82,6 +82,27 @@ def test_first_cycle_runs_at_start_then_every_interval(tmp_path: Path) -> None:
     assert all(done for _, _, done in cycle.rows())
 
 
+def test_cycles_never_overlap_even_when_one_outlasts_the_interval(tmp_path: Path) -> None:
+    running, overlaps, calls = [0], [0], [0]
+    guard = threading.Lock()
+
+    def slow_cycle(stop: threading.Event) -> bool:
+        with guard:
+            running[0] += 1
+            overlaps[0] = max(overlaps[0], running[0])
+            calls[0] += 1
+        stop.wait(0.5)  # five intervals long
+        with guard:
+            running[0] -= 1
+        return True
+
+    runner = Runner(slow_cycle, Schedule(interval_seconds=0.1, jitter_seconds=0, stop_grace_seconds=5))
+    stop_when(runner, lambda: calls[0] >= 3)
+
+    assert runner.run_forever() == 0
+    assert overlaps[0] == 1
+
+
 def test_stop_request_finishes_the_current_action_and_exits_zero(tmp_path: Path) -> None:
     cycle = LedgerCycle(tmp_path / "ledger.db", actions=50, action_seconds=0.05)
     runner = Runner(cycle, FAST)
