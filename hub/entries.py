@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -34,34 +33,30 @@ def chunks(items: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:
         yield items[start : start + size]
 
 
-@dataclass(frozen=True)
-class _Current:
-    live: bool
-    delisted: bool
-    view: tuple[Any, ...]
-
-
 def _view(agg: Aggregate) -> tuple[Any, ...]:
     """What a feed reader sees of an entry; a change is recorded only when this differs."""
-    return (
-        agg.name,
-        agg.reporters,
-        agg.score,
-        tuple(sorted(agg.reasons.items())),
-        agg.first_reported_at,
-        agg.last_reported_at,
-    )
+    reasons = tuple(sorted(agg.reasons.items()))
+    return (agg.name, agg.reporters, agg.score, reasons, agg.first_reported_at, agg.last_reported_at)
 
 
-def _entry_view(entry: Entry) -> tuple[Any, ...]:
-    return (
-        entry.name,
-        entry.reporters,
-        entry.score,
-        tuple(sorted((entry.reasons or {}).items())),
-        entry.first_reported_at,
-        entry.last_reported_at,
-    )
+def _row_view(row: Any) -> tuple[Any, ...]:
+    reasons = tuple(sorted((row.reasons or {}).items()))
+    return (row.name, row.reporters, row.score, reasons, row.first_reported_at, row.last_reported_at)
+
+
+_CURRENT_COLUMNS = (
+    Entry.member_id,
+    Entry.name,
+    Entry.reporters,
+    Entry.score,
+    Entry.reasons,
+    Entry.first_reported_at,
+    Entry.last_reported_at,
+    Entry.live,
+    Entry.delisted,
+    Entry.seq,
+    Entry.next_review_at,
+)
 
 
 def _load_facts(session: Session, member_ids: Sequence[str]) -> dict[str, list[ReportFacts]]:
@@ -100,64 +95,40 @@ def refresh_entries(session: Session, member_ids: Iterable[str], now: datetime, 
     ids = sorted(set(member_ids))
     if not ids:
         return 0
-    state = session.execute(select(HubState).where(HubState.id == 1)).scalar_one()
-    seq = state.last_seq
+    seq = session.execute(select(HubState.last_seq).where(HubState.id == 1)).scalar_one()
     entry_rows: list[dict[str, Any]] = []
     change_rows: list[dict[str, Any]] = []
     for part in chunks(ids):
         facts = _load_facts(session, part)
         current = {
-            e.member_id: _Current(e.live, e.delisted, _entry_view(e))
-            for e in session.execute(select(Entry).where(Entry.member_id.in_(part))).scalars()
+            r.member_id: r
+            for r in session.execute(select(*_CURRENT_COLUMNS).where(Entry.member_id.in_(part)))
         }
         for member_id in part:
             agg = aggregate(facts.get(member_id, ()), now, ageing)
             old = current.get(member_id)
-            delisted = old.delisted if old else False
+            delisted = bool(old.delisted) if old is not None else False
             live = agg is not None and not delisted
+            review = agg.next_review_at if agg is not None and not delisted else None
             kind: str | None = None
             if live and (old is None or not old.live):
                 kind = "new"
-            elif live and old is not None and agg is not None and old.view != _view(agg):
+            elif live and old is not None and agg is not None and _row_view(old) != _view(agg):
                 kind = "changed"
             elif not live and old is not None and old.live:
                 kind = "deleted"
-            if kind is None and old is None and agg is None:
-                continue  # never an entry, still nothing to show
-            row: dict[str, Any] = {
-                "member_id": member_id,
-                "live": live,
-                "delisted": delisted,
-                "next_review_at": agg.next_review_at if agg and not delisted else None,
-                "updated_at": now,
-            }
-            row["payload"] = (
-                render_entry(member_id, agg.name, agg.reporters, agg.score, agg.reasons,
-                             agg.first_reported_at, agg.last_reported_at)
-                if live and agg is not None
-                else None
-            )  # fmt: skip
-            if agg is not None:
-                row |= {
-                    "name": agg.name,
-                    "reporters": agg.reporters,
-                    "score": agg.score,
-                    "reasons": agg.reasons,
-                    "first_reported_at": agg.first_reported_at,
-                    "last_reported_at": agg.last_reported_at,
-                }
-            else:
-                row |= {
-                    "reporters": 0,
-                    "score": 0,
-                    "reasons": {},
-                }
+            if kind is None and not _review_sooner(review, old):
+                continue  # nothing a reader sees changed, and the sweep will not come too late
             if kind is not None:
                 seq += 1
-                row["seq"] = seq
                 change_rows.append({"seq": seq, "member_id": member_id, "kind": kind, "changed_at": now})
-            entry_rows.append(row)
-    _write_entries(session, entry_rows)
+            entry_rows.append(
+                _entry_row(member_id, agg, old, live, delisted, review, seq if kind else None, now)
+            )
+    if entry_rows:
+        columns = list(entry_rows[0])
+        stmt = upsert(session, Entry, ["member_id"], update=[c for c in columns if c != "member_id"])
+        session.execute(stmt, entry_rows)
     if change_rows:
         session.execute(insert(Change), change_rows)
         session.execute(update(HubState).where(HubState.id == 1).values(last_seq=seq))
@@ -165,14 +136,52 @@ def refresh_entries(session: Session, member_ids: Iterable[str], now: datetime, 
     return len(change_rows)
 
 
-def _write_entries(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Bulk upsert, grouped by the set of columns given (a dead entry keeps its last name and dates)."""
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        groups[tuple(sorted(row))].append(row)
-    for columns, group in groups.items():
-        insert_defaults = {"name": "", "seq": 0}
-        values = [insert_defaults | r for r in group]
-        all_columns = sorted(set(columns) | set(insert_defaults))
-        stmt = upsert(session, Entry, ["member_id"], update=[c for c in columns if c != "member_id"])
-        session.execute(stmt, [{c: v.get(c) for c in all_columns} for v in values])
+def _review_sooner(review: datetime | None, old: Any) -> bool:
+    """Whether the stored review time must move earlier (a later one may stay: an early sweep is harmless).
+
+    Every confirmation pushes an entry's review time back; rewriting the row each time would make a
+    re-sent snapshot rewrite every entry. A review time that is too early only costs a recompute.
+    """
+    if review is None or old is None:
+        return False
+    return old.next_review_at is None or review < old.next_review_at
+
+
+def _entry_row(
+    member_id: str,
+    agg: Aggregate | None,
+    old: Any,
+    live: bool,
+    delisted: bool,
+    review: datetime | None,
+    seq: int | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """Every column of the entry; a dead entry keeps its last name and dates (never served)."""
+    source: Any = agg if agg is not None else old
+    payload = None
+    if live and agg is not None:
+        payload = render_entry(
+            member_id,
+            agg.name,
+            agg.reporters,
+            agg.score,
+            agg.reasons,
+            agg.first_reported_at,
+            agg.last_reported_at,
+        )
+    return {
+        "member_id": member_id,
+        "name": source.name if source is not None else "",
+        "reporters": agg.reporters if agg is not None else 0,
+        "score": agg.score if agg is not None else 0,
+        "reasons": agg.reasons if agg is not None else {},
+        "first_reported_at": source.first_reported_at if source is not None else None,
+        "last_reported_at": source.last_reported_at if source is not None else None,
+        "live": live,
+        "delisted": delisted,
+        "seq": seq if seq is not None else (old.seq if old is not None else 0),
+        "next_review_at": review,
+        "updated_at": now,
+        "payload": payload,
+    }

@@ -101,6 +101,7 @@ def store_reports(
     existing = _existing(session, seller.id, None if snapshot else ids)
     outcome = Outcome()
     rows: list[dict[str, Any]] = []
+    confirmed: list[str] = []  # unchanged reports: only their confirmation time moves
     for report in reports:
         old = existing.get(report.member_id)
         reported_at = min(report.reported_at or now, now)
@@ -119,8 +120,9 @@ def store_reports(
             )
             if same:
                 outcome.unchanged += 1
-            else:
-                outcome.updated += 1
+                confirmed.append(report.member_id)
+                continue
+            outcome.updated += 1
         rows.append(
             {
                 "seller_id": seller.id,
@@ -143,6 +145,13 @@ def store_reports(
             update=["name", "reason", "note", "reported_at", "last_confirmed_at", "filed_at", "withdrawn_at"],
         )
         session.execute(stmt, rows)
+    for part in chunks(sorted(confirmed)):
+        session.execute(
+            update(Report)
+            .where(Report.seller_id == seller.id, Report.member_id.in_(part))
+            .values(last_confirmed_at=now)
+            .execution_options(synchronize_session=False)
+        )
     touched = set(ids)
     if snapshot:
         kept = set(ids)

@@ -18,7 +18,6 @@ entry also changes with time alone: `next_review_at` says when, and the expiry s
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -79,6 +78,13 @@ def next_transition(report: ReportFacts, now: datetime, ageing: Ageing) -> datet
     return stale_at if stale_at > now else report.last_confirmed_at + ageing.ttl
 
 
+def _count_reasons(reports: list[ReportFacts]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for report in reports:
+        counts[report.reason] = counts.get(report.reason, 0) + 1
+    return dict(sorted(counts.items()))
+
+
 def aggregate(reports: Iterable[ReportFacts], now: datetime, ageing: Ageing) -> Aggregate | None:
     live = [r for r in reports if counts(r, now, ageing)]
     if not live:
@@ -88,7 +94,7 @@ def aggregate(reports: Iterable[ReportFacts], now: datetime, ageing: Ageing) -> 
         name=newest.name,
         reporters=len(live),
         score=score_from_weight(sum(weight(r, now, ageing) for r in live)),
-        reasons=dict(sorted(Counter(r.reason for r in live).items())),
+        reasons=_count_reasons(live),
         first_reported_at=min(r.reported_at for r in live),
         last_reported_at=max(r.reported_at for r in live),
         next_review_at=min(next_transition(r, now, ageing) for r in live),

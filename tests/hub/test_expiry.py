@@ -48,3 +48,16 @@ def test_the_sweep_command_applies_expiry_without_readers(hub: HubClient) -> Non
     with hub.admin() as admin:
         assert admin.sweep() == 1
         assert admin.stats()["entries_live"] == 0
+
+
+def test_confirmation_postpones_ageing_even_when_the_entry_looks_the_same(hub: HubClient) -> None:
+    a = hub.add_seller("a")
+    hub.push(a, report("m1"))
+    hub.clock.advance(days=10)
+    hub.push(a, report("m1"))  # confirmed: stale only from day 100
+    hub.clock.advance(days=85)
+    assert hub.entry(a, "m1")["score"] == 50
+    cursor = hub.feed(a)["next_cursor"]
+    hub.clock.advance(days=6)
+    assert hub.entry(a, "m1")["score"] == 29
+    assert [c["member_id"] for c in hub.feed(a, cursor)["changes"]] == ["m1"]
