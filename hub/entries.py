@@ -4,7 +4,8 @@ Called inside a write transaction (`Database.write`), after the transaction chan
 it reads the committed state of everyone else plus this transaction's own changes, and holds the write lock
 (see `hub.db`): sequence numbers are allocated from `hub_state.last_seq` here and become visible in commit
 order. An entry gets a change row only when what the feed shows actually changed (new, changed, or gone:
-a tombstone); bookkeeping-only updates (`next_review_at`) do not.
+a tombstone); an entry row is rewritten only for such a change or when its review time must come
+sooner (see `_review_sooner`).
 """
 
 from __future__ import annotations

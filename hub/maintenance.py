@@ -1,7 +1,8 @@
 """Time-driven upkeep: the expiry sweep, operator delisting, and change-log compaction.
 
-Expiry: reports are never rewritten when they age; instead each entry carries `next_review_at`, the first
-moment ageing alone changes it (a report turning stale or expiring, see `hub.scoring`). The sweep recomputes
+Expiry: reports are never rewritten when they age; instead each entry carries `next_review_at`, no later
+than the first moment ageing alone changes it (a report turning stale or expiring, see `hub.scoring`; it
+may be earlier, since confirmations do not rewrite it, which only costs a recompute). The sweep recomputes
 the entries whose moment has passed, which appends their changes (or tombstones) to the feed like any other
 change. The API runs it lazily, at most every `sweep_interval_seconds`, before serving the feed or an entry,
 so readers never see an entry that should have aged; `blacklist-hub sweep` runs it by hand.
