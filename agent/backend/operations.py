@@ -112,6 +112,7 @@ class Operations:
         # One buyer at a time until one has gone through the whole confirm-and-submit path: a layout that
         # does not match fails there, before any other change. Then fan out.
         rest = list(buyers)
+        self.layout_proven = False  # every batch proves it again: a site can change between two runs
         while rest and not self.layout_proven:
             yield await self.blacklist_by_link(*rest.pop(0))
         if not rest:
