@@ -269,7 +269,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--postgres-url",
         default=DEFAULT_POSTGRES_URL,
-        help="PostgreSQL server to create the throwaway database `hub_bench` on",
+        help="PostgreSQL server to create the throwaway database `hub_bench_<pid>` on",
     )
     parser.add_argument(
         "--workers", default="1,2", help="comma-separated uvicorn worker counts (default 1,2)"
@@ -310,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
                     runs.append(run)
     print()
     print_table(runs, scale)
+    if args.quick:
+        print("--quick: a smoke run at 5,000 entries; the targets are for the full size (100,000 entries).")
     if args.json:
         args.json.write_text(json.dumps([asdict(run) for run in runs], indent=2))
     if args.quick:

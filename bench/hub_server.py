@@ -30,7 +30,8 @@ logger = logging.getLogger(__name__)
 
 HUB_COMMAND = Path(sys.executable).with_name("blacklist-hub")
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-BENCH_DATABASE = "hub_bench"
+# One database per run: two benchmark runs at once must not drop each other's database.
+BENCH_DATABASE = f"hub_bench_{os.getpid()}"
 
 
 def free_port() -> int:
@@ -51,8 +52,8 @@ def sqlite_database() -> Iterator[str]:
 def postgres_database(server_url: str = DEFAULT_POSTGRES_URL, name: str = BENCH_DATABASE) -> Iterator[str]:
     """A fresh PostgreSQL database `name` on the server of `server_url`, dropped afterwards.
 
-    Yields the SQLAlchemy URL of the new database. A leftover database of the same name (from a run
-    that was killed) is dropped first.
+    Yields the SQLAlchemy URL of the new database (`hub_bench_<pid>` by default, so concurrent runs
+    stay apart). A leftover database of the same name is dropped first.
     """
     url = make_url(server_url)
     admin_dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
