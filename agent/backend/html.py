@@ -15,7 +15,7 @@ from urllib.parse import urljoin
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from agent.backend.selectors import PageSpec, Selector
+from agent.backend.selectors import PAGE_CONTRACT, PageSpec, Selector
 from agent.errors import BackendError, SelectorNotFound
 
 _TRUE = frozenset({"1", "true", "yes", "blacklisted", "on", "y"})
@@ -139,8 +139,6 @@ class PageView:
 
 
 def _optional_field(spec: PageSpec, name: str) -> bool:
-    from agent.backend.selectors import PAGE_CONTRACT
-
     return f"{name}?" in PAGE_CONTRACT.get(spec.name, {}).get("fields", ())
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import BrowserContext
+from playwright.async_api import BrowserContext, Page
 
 from agent.backend.artifacts import ArtifactStore
 from agent.backend.html import PageMismatch
@@ -133,7 +133,7 @@ class Session:
         self.file.save(dict(await self.context.storage_state()))
         logger.info("logged in to the seller backend as %s; session saved", self.username)
 
-    async def _login(self, page: Any) -> None:
+    async def _login(self, page: Page) -> None:
         login_url = self.transport.url("login")
         await self.transport.goto("login", page, login_url)
         html = await page.content()
@@ -151,7 +151,7 @@ class Session:
             raise LoginFailed(f"login refused: {message}", locked=locked, page="login", url=page.url)
         await self._prove_home(page)
 
-    async def _one_time_code(self, page: Any) -> None:
+    async def _one_time_code(self, page: Page) -> None:
         assert self.otp_page is not None
         if self.otp_prompt is None:
             raise LoginNeedsHuman(NEEDS_HUMAN, page="otp", url=page.url)
@@ -164,7 +164,7 @@ class Session:
         if self.otp_page.asks_for_code(view):
             raise LoginFailed(f"one-time code refused: {self.otp_page.error(view)}", page="otp", url=page.url)
 
-    async def _prove_home(self, page: Any) -> None:
+    async def _prove_home(self, page: Page) -> None:
         view = self.home_page.view(page.url, await page.content())
         if self.home_page.is_home(view):
             return
