@@ -260,6 +260,27 @@ def targets_met(run: Run) -> bool:
     )
 
 
+def run_database(
+    kind: str, postgres_url: str, scale: Scale, worker_counts: list[int], logs: Path
+) -> list[Run]:
+    """Seed one database, then measure it served by each number of workers in turn."""
+    runs: list[Run] = []
+    with database(kind, postgres_url) as url:
+        run_hub_command(url, "migrate")
+        started = time.perf_counter()
+        seeded = hub_seed.seed(
+            url, entries=scale.entries, sellers=scale.sellers, extra_sellers=len(worker_counts)
+        )
+        seed_seconds = time.perf_counter() - started
+        logger.info("%s seeded in %.1f s", kind, seed_seconds)
+        for index, workers in enumerate(worker_counts):
+            run = Run(kind, workers, seed_seconds, seeded.method)
+            with hub_server(url, workers=workers, log_path=logs / f"{kind}-{workers}.log") as hub:
+                measure(hub, seeded, scale, run, seeded.extra_tokens[index])
+            runs.append(run)
+    return runs
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="small smoke run (5,000 entries, a few seconds)")
@@ -292,28 +313,20 @@ def main(argv: list[str] | None = None) -> int:
         f"{platform.processor() or platform.machine()}, Python {platform.python_version()}"
     )
     runs: list[Run] = []
-    with tempfile.TemporaryDirectory(prefix="hub-bench-logs-") as logs:
-        for kind in kinds:
-            with database(kind, args.postgres_url) as url:
-                run_hub_command(url, "migrate")
-                started = time.perf_counter()
-                seeded = hub_seed.seed(
-                    url, entries=scale.entries, sellers=scale.sellers, extra_sellers=len(worker_counts)
-                )
-                seed_seconds = time.perf_counter() - started
-                logger.info("%s seeded in %.1f s", kind, seed_seconds)
-                for index, workers in enumerate(worker_counts):
-                    run = Run(kind, workers, seed_seconds, seeded.method)
-                    log_path = Path(logs) / f"{kind}-{workers}.log"
-                    with hub_server(url, workers=workers, log_path=log_path) as hub:
-                        measure(hub, seeded, scale, run, seeded.extra_tokens[index])
-                    runs.append(run)
-    print()
-    print_table(runs, scale)
-    if args.quick:
-        print("--quick: a smoke run at 5,000 entries; the targets are for the full size (100,000 entries).")
-    if args.json:
-        args.json.write_text(json.dumps([asdict(run) for run in runs], indent=2))
+    try:
+        with tempfile.TemporaryDirectory(prefix="hub-bench-logs-") as logs:
+            for kind in kinds:
+                runs += run_database(kind, args.postgres_url, scale, worker_counts, Path(logs))
+    finally:
+        # Whatever finished is printed and saved, also when a later configuration fails.
+        print()
+        print_table(runs, scale)
+        if args.quick:
+            print(
+                "--quick: a smoke run at 5,000 entries; the targets are for the full size (100,000 entries)."
+            )
+        if args.json:
+            args.json.write_text(json.dumps([asdict(run) for run in runs], indent=2))
     if args.quick:
         return 0
     return 0 if all(targets_met(run) for run in runs) else 1

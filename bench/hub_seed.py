@@ -1,9 +1,11 @@
-"""Seed a hub database for the load benchmark, directly through the hub's own services.
+"""Seed a hub database for the load benchmark, directly, with the hub's own models and services.
 
-Going through HTTP would spend most of the seeding time in request overhead and the per-seller rate limit;
-instead this calls what the API calls (`hub.sellers.create_seller`, `hub.reports.store_reports`, which
-upserts reports and recomputes entries and the change log with the hub's scoring), many sellers per write
-transaction. So the seeded database is exactly what real pushes would have produced.
+Going through HTTP would spend the seeding time in request overhead and the per-seller rate limit and
+quota. Instead: sellers are created with `hub.sellers.create_seller` (real tokens), all reports are bulk
+inserted into the `reports` table in one `INSERT` batch, then `hub.entries.refresh_entries` (what every
+push runs) computes every entry with the hub's scoring and appends the change log, in one transaction. The
+result is what real pushes would have produced, with the change history already compacted (one change per
+entry).
 
 Shape: seller `s` reports its own block of `entries / sellers` buyers (so every buyer has an entry) plus
 half as many again drawn at random from everyone's buyers, so about a third of the entries have two or more
@@ -15,18 +17,19 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import insert
 
 from bench.hub_clients import REASONS, member_id
 from hub.db import Database
-from hub.models import Seller, utcnow
-from hub.reports import Limits, store_reports
-from hub.schemas import ReportIn
+from hub.entries import refresh_entries
+from hub.models import Report, utcnow
 from hub.scoring import Ageing
 from hub.sellers import create_seller
 from hub.settings import HubSettings
 
-SELLERS_PER_TRANSACTION = 50
-METHOD = "hub services in-process: create_seller + store_reports, 50 sellers per transaction"
+METHOD = "in-process: hub create_seller, bulk INSERT of reports, hub refresh_entries (one transaction each)"
 
 
 @dataclass(frozen=True)
@@ -43,8 +46,6 @@ def seed(database_url: str, *, entries: int, sellers: int, extra_sellers: int, s
     ageing = Ageing(
         ttl=timedelta(days=settings.report_ttl_days), stale_after=timedelta(days=settings.report_stale_days)
     )
-    # The seeding is the hub's history, not today's traffic: the daily quota does not apply to it.
-    limits = Limits(ageing, daily_new_reports=entries, first_snapshot_allowance=entries)
     rng = random.Random(seed)
     now = utcnow()
     block = max(1, entries // sellers)
@@ -56,26 +57,29 @@ def seed(database_url: str, *, entries: int, sellers: int, extra_sellers: int, s
                 for i in range(sellers + extra_sellers)
             ]
             ids = [seller.id for seller, _ in created]
-        total = 0
-        for start in range(0, sellers, SELLERS_PER_TRANSACTION):
-            with db.write() as session:
-                for index in range(start, min(sellers, start + SELLERS_PER_TRANSACTION)):
-                    end = entries if index == sellers - 1 else min(entries, (index + 1) * block)
-                    own = range(index * block, end)
-                    picked = set(own) | {rng.randrange(entries) for _ in range(block // 2)}
-                    reports = [
-                        ReportIn(
-                            member_id=member_id(n),
-                            name=f"Buyer {n}",
-                            reason=REASONS[(n + index) % len(REASONS)],
-                            reported_at=now - timedelta(minutes=rng.randrange(60 * 24 * 60)),
-                        )
-                        for n in sorted(picked)
-                    ]
-                    seller = session.get_one(Seller, ids[index])
-                    store_reports(session, seller, reports, now, limits, snapshot=False)
-                    total += len(reports)
+        rows: list[dict[str, Any]] = []
+        for index in range(sellers):
+            end = entries if index == sellers - 1 else min(entries, (index + 1) * block)
+            picked = set(range(index * block, end)) | {rng.randrange(entries) for _ in range(block // 2)}
+            rows += [
+                {
+                    "seller_id": ids[index],
+                    "member_id": member_id(n),
+                    "name": f"Buyer {n}",
+                    "reason": REASONS[(n + index) % len(REASONS)],
+                    "note": None,
+                    "reported_at": now - timedelta(minutes=rng.randrange(60 * 24 * 60)),
+                    "last_confirmed_at": now,
+                    "filed_at": now,
+                    "withdrawn_at": None,
+                }
+                for n in sorted(picked)
+            ]
+        with db.write() as session:
+            session.execute(insert(Report), rows)
+        with db.write() as session:
+            refresh_entries(session, [member_id(n) for n in range(entries)], now, ageing)
     finally:
         db.dispose()
     tokens = [token for _, token in created]
-    return Seeded(tokens=tokens[:sellers], extra_tokens=tokens[sellers:], reports=total)
+    return Seeded(tokens=tokens[:sellers], extra_tokens=tokens[sellers:], reports=len(rows))

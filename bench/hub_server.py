@@ -135,7 +135,11 @@ def hub_server(
         )
         base_url = f"http://127.0.0.1:{port}"
         try:
-            _wait_healthy(base_url, process, workers)
+            try:
+                _wait_healthy(base_url, process, workers)
+            except RuntimeError as exc:
+                tail = log_path.read_text(errors="replace")[-2000:] if log_path else ""
+                raise RuntimeError(f"{exc}\n{tail}") from None
             yield HubProcess(base_url, process)
         finally:
             _stop(process)
