@@ -89,9 +89,17 @@ class Session:
         self._refusal: BackendError | None = None
 
     async def is_valid(self) -> bool:
-        """Whether the current cookies reach the home page (one request, no page)."""
+        """Whether the current cookies reach the home page (one request; a page if it needs scripts)."""
+        url = self.transport.url("home")
         try:
-            fetched = await self.transport.get("home", self.transport.url("home"))
+            if self.home_page.strategy == "browser":
+                page = await self.context.new_page()
+                try:
+                    fetched = await self.transport.goto("home", page, url)
+                finally:
+                    await page.close()
+            else:
+                fetched = await self.transport.get("home", url)
         except SessionExpired:
             return False
         return self.home_page.is_home(self.home_page.view(fetched.url, fetched.text))

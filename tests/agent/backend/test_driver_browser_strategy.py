@@ -17,6 +17,8 @@ from agent.models import BlacklistOutcome, RemovalOutcome
 from fixtures.mock_backend.testing import MockControl
 
 ALL_IN_THE_BROWSER = """
+[pages.home]
+strategy = "browser"
 [pages.customers]
 strategy = "browser"
 [pages.orders]
@@ -48,7 +50,8 @@ def v2_browser(browser_only: PlaywrightBackend, mock_backend: MockControl) -> Pl
 
 def test_override_switched_the_pages_to_the_browser(v2_browser: PlaywrightBackend) -> None:
     assert v2_browser.site.pages["customers"].strategy == "browser"
-    assert v2_browser.site.pages["home"].strategy == "http"  # untouched keys keep the shipped value
+    assert v2_browser.site.pages["buyer"].strategy == "http"  # untouched keys keep the shipped value
+    v2_browser.ensure_session()  # the home page, rendered in a page
 
 
 def test_tables_rendered_by_javascript_are_read(
