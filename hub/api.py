@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from hub.app import HubContext
 from hub.feed import feed_state, read_page
@@ -74,14 +75,15 @@ class Caller:
     store_id: str
 
 
-def current_seller(
-    ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Caller:
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def authorize(ctx: HubContext, session: Session, credentials: HTTPAuthorizationCredentials | None) -> Caller:
+    """The calling seller, or HTTPException 401 / 403 / 429."""
     unauthorized = {"WWW-Authenticate": "Bearer"}
     if credentials is None or not credentials.credentials:
         raise HTTPException(401, "missing bearer token", headers=unauthorized)
-    with ctx.db.read() as session:
-        seller = authenticate(session, credentials.credentials)
+    seller = authenticate(session, credentials.credentials)
     if seller is None:
         raise HTTPException(401, "unknown token", headers=unauthorized)
     if not seller.enabled:
@@ -91,6 +93,11 @@ def current_seller(
         ctx.metrics.count("rate_limited")
         raise HTTPException(429, "rate limit exceeded", headers={"Retry-After": retry_after_header(wait)})
     return Caller(seller.id, seller.name, seller.store_id)
+
+
+def current_seller(ctx: Ctx, credentials: Credentials) -> Caller:
+    with ctx.db.read() as session:
+        return authorize(ctx, session, credentials)
 
 
 CurrentSeller = Annotated[Caller, Depends(current_seller)]
@@ -178,14 +185,16 @@ def _etag_matches(header: str | None, etag: str) -> bool:
 def get_feed(
     request: Request,
     ctx: Ctx,
-    caller: CurrentSeller,
+    credentials: Credentials,
     cursor: Annotated[int, Query(ge=0, le=MAX_CURSOR)] = 0,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
 ) -> Response:
     """Entry changes after `cursor`, oldest first, with tombstones (`deleted: true`)."""
     limit = min(limit, ctx.settings.feed_page_max)
     ctx.maybe_sweep()
+    # One read transaction for authentication and the page: this is the endpoint thousands of agents poll.
     with ctx.db.read() as session:
+        authorize(ctx, session, credentials)
         state = feed_state(session)
         state.check(cursor)
         etag = state.etag(cursor, limit)
