@@ -95,8 +95,13 @@ class HubAdmin:
             return set_delisted(session, member_id, delisted, self.now(), self.ageing)
 
     def sweep(self) -> int:
-        with self.db.write() as session:
-            return sweep(session, self.now(), self.ageing)
+        """Apply expiry to every due entry (in batches); returns the feed changes made."""
+        total, more = 0, True
+        while more:
+            with self.db.write() as session:
+                changes, more = sweep(session, self.now(), self.ageing)
+            total += changes
+        return total
 
     def compact(self) -> Compaction:
         with self.db.write() as session:

@@ -75,8 +75,10 @@ class HubContext:
                 due = due_for_review(session, now)
             if due:
                 with self.db.write() as session:
-                    changes = sweep(session, now, self.ageing)
+                    changes, more = sweep(session, now, self.ageing)
                 self.metrics.count("expiry_changes", changes)
+                if more:
+                    self._last_sweep = None  # the next request takes the next batch
         finally:
             self._sweep_lock.release()
 

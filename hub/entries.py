@@ -5,7 +5,7 @@ it reads the committed state of everyone else plus this transaction's own change
 (see `hub.db`): sequence numbers are allocated from `hub_state.last_seq` here and become visible in commit
 order. An entry gets a change row only when what the feed shows actually changed (new, changed, or gone:
 a tombstone); an entry row is rewritten only for such a change or when its review time must come
-sooner (see `_review_sooner`).
+sooner (see `_review_must_move`).
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def refresh_entries(session: Session, member_ids: Iterable[str], now: datetime, 
                 kind = "changed"
             elif not live and old is not None and old.live:
                 kind = "deleted"
-            if kind is None and not _review_sooner(review, old):
+            if kind is None and not _review_must_move(review, old, now):
                 continue  # nothing a reader sees changed, and the sweep will not come too late
             if kind is not None:
                 seq += 1
@@ -137,15 +137,19 @@ def refresh_entries(session: Session, member_ids: Iterable[str], now: datetime, 
     return len(change_rows)
 
 
-def _review_sooner(review: datetime | None, old: Any) -> bool:
-    """Whether the stored review time must move earlier (a later one may stay: an early sweep is harmless).
+def _review_must_move(review: datetime | None, old: Any, now: datetime) -> bool:
+    """Whether the stored review time must be rewritten although readers see no change.
 
     Every confirmation pushes an entry's review time back; rewriting the row each time would make a
-    re-sent snapshot rewrite every entry. A review time that is too early only costs a recompute.
+    re-sent snapshot rewrite every entry, so a later review time is stored only once the old one has
+    passed (the sweep then finds the entry unchanged and moves its review time on). An earlier one is
+    stored at once: the sweep must never come late.
     """
-    if review is None or old is None:
+    if old is None:
         return False
-    return old.next_review_at is None or review < old.next_review_at
+    if old.next_review_at is not None and old.next_review_at <= now:
+        return bool(review != old.next_review_at)
+    return review is not None and (old.next_review_at is None or review < old.next_review_at)
 
 
 def _entry_row(

@@ -34,16 +34,23 @@ def due_for_review(session: Session, now: datetime) -> bool:
     return bool(session.execute(stmt).scalar())
 
 
-def sweep(session: Session, now: datetime, ageing: Ageing) -> int:
-    """Recompute every entry whose review time has come; returns the feed changes made."""
-    ids = list(session.execute(select(Entry.member_id).where(Entry.next_review_at <= now)).scalars())
-    changes = 0
-    for part in chunks(ids, 5000):
-        changes += refresh_entries(session, part, now, ageing)
+SWEEP_BATCH = 2000
+
+
+def sweep(session: Session, now: datetime, ageing: Ageing, *, batch: int = SWEEP_BATCH) -> tuple[int, bool]:
+    """Recompute up to `batch` entries whose review time has come, oldest first.
+
+    Returns (feed changes made, whether more entries are due). Batches keep each write transaction, and
+    the request that triggers a lazy sweep, short.
+    """
+    due = select(Entry.member_id).where(Entry.next_review_at <= now).order_by(Entry.next_review_at)
+    ids = list(session.execute(due.limit(batch + 1)).scalars())
+    more = len(ids) > batch
+    changes = refresh_entries(session, ids[:batch], now, ageing)
     session.execute(update(HubState).where(HubState.id == 1).values(last_sweep_at=now))
     if ids:
-        logger.info("expiry sweep: %d entries reviewed, %d changes", len(ids), changes)
-    return changes
+        logger.info("expiry sweep: %d entries reviewed, %d changes", len(ids[:batch]), changes)
+    return changes, more
 
 
 def set_delisted(session: Session, member_id: str, delisted: bool, now: datetime, ageing: Ageing) -> int:

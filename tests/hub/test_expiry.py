@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hub.maintenance import due_for_review, sweep
 from tests.hub.support import HubClient, report
 
 
@@ -57,7 +58,20 @@ def test_confirmation_postpones_ageing_even_when_the_entry_looks_the_same(hub: H
     hub.push(a, report("m1"))  # confirmed: stale only from day 100
     hub.clock.advance(days=85)
     assert hub.entry(a, "m1")["score"] == 50
+    with hub.context.db.read() as session:  # the sweep moved its review time on, to day 100
+        assert not due_for_review(session, hub.clock())
     cursor = hub.feed(a)["next_cursor"]
     hub.clock.advance(days=6)
     assert hub.entry(a, "m1")["score"] == 29
     assert [c["member_id"] for c in hub.feed(a, cursor)["changes"]] == ["m1"]
+
+
+def test_expiry_is_swept_in_batches(hub: HubClient) -> None:
+    a = hub.add_seller("a")
+    hub.push(a, *[report(f"m{i}") for i in range(5)])
+    hub.clock.advance(days=181)
+    with hub.context.db.write() as session:
+        assert sweep(session, hub.clock(), hub.context.ageing, batch=2) == (2, True)
+    with hub.admin() as admin:
+        assert admin.sweep() == 3
+        assert admin.stats()["entries_live"] == 0
