@@ -200,11 +200,11 @@ class Story:
             self.failures.append(claim)
 
 
-def run_demo(console: Console, *, workdir: Path | None = None) -> int:
+def run_demo(console: Console) -> int:
     """Tell the story; 0 when every claim held, 1 otherwise. Everything started is stopped and deleted."""
     started = time.monotonic()
     with contextlib.ExitStack() as stack:
-        tmp = workdir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="blacklist-demo-")))
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="blacklist-demo-")))
         stack.enter_context(isolated_secrets_and_env())
         story = Story(console)
         _tell(story, tmp, stack)
@@ -232,9 +232,8 @@ def _tell(story: Story, tmp: Path, stack: contextlib.ExitStack) -> None:
     a, b, c = stores
     story.say(f"Mock seller backend: {mock_server.url}   Hub: {hub_url} (SQLite in a temporary folder)")
     for store in stores:
-        story.say(
-            f"  Store {store.letter}: {escape(store.title)}, its agent's data in {store.settings.data_dir}"
-        )
+        where = escape(str(store.settings.data_dir))
+        story.say(f"  Store {store.letter}: {escape(store.title)}, its agent's data in {where}")
 
     console.rule("1. Two stores get hurt by the same buyer")
     x_name, x_id = BUYER_X
