@@ -165,13 +165,6 @@ def delete_report(member_id: MemberIdPath, ctx: Ctx, caller: CurrentSeller) -> W
     return Withdrawn(withdrawn=True)
 
 
-def _etag_matches(header: str | None, etag: str) -> bool:
-    if not header:
-        return False
-    candidates = {c.strip() for c in header.split(",")}
-    return "*" in candidates or etag in candidates or etag.removeprefix("W/") in candidates
-
-
 @router.get(
     "/v1/feed",
     response_model=FeedPage,
@@ -197,10 +190,11 @@ def get_feed(
         authorize(ctx, session, credentials)
         state = feed_state(session)
         state.check(cursor)
-        etag = state.etag(cursor, limit)
-        if _etag_matches(request.headers.get("if-none-match"), etag):
-            return Response(status_code=304, headers={"ETag": etag})
+        unchanged = state.not_modified(request.headers.get("if-none-match"), cursor, limit)
+        if unchanged is not None:
+            return Response(status_code=304, headers={"ETag": unchanged})
         page = read_page(session, state, cursor, limit)
+    etag = state.etag(cursor, limit, page)
     return Response(page.to_json(), media_type="application/json", headers={"ETag": etag})
 
 

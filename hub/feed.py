@@ -12,13 +12,17 @@ continuation that is never refused for being below the compaction horizon (the c
 nothing, so it cannot hold an entry whose tombstone was purged); its last page hands back a plain cursor.
 A plain cursor below the horizon, or ahead of the hub's last sequence number, gets 410 (`CursorGone`).
 
-`ETag` identifies the response for one (cursor, limit) while nothing at all changed in the hub (the last
-sequence number and the compaction horizon are in it), so a conditional poll costs one indexed row read.
+`ETag` (see `FeedState.not_modified`): a page is tagged with the cursor it was read after, the cursor it
+leaves its reader at, the limit, and the hub's last sequence number and compaction horizon. While these last
+two are unchanged, nothing was written, so the same request, or the next poll from where a last page left
+its reader, gets 304, decided from one indexed row read. A tag sent with any other cursor never matches,
+so no stale tag can hide changes.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -28,6 +32,7 @@ from sqlalchemy.orm import Session
 from hub.models import Change, Entry, HubState
 
 FULL_PULL_BASE = 2**48
+_ETAG = re.compile(r'(?:W/)?"([fp])(\d{1,20}):(\d{1,20})-(\d{1,5})-(\d{1,20})-(\d{1,20})"')
 
 
 class CursorGone(Exception):
@@ -39,8 +44,32 @@ class FeedState:
     last_seq: int
     horizon_seq: int
 
-    def etag(self, cursor: int, limit: int) -> str:
-        return f'W/"f{cursor}-{limit}-{self.last_seq}-{self.horizon_seq}"'
+    def etag(self, cursor: int, limit: int, page: FeedPage) -> str:
+        """The tag of `page`, read after `cursor`: where it started, where it leaves its reader, the hub."""
+        kind = "p" if page.has_more else "f"
+        return f'W/"{kind}{cursor}:{page.next_cursor}-{limit}-{self.last_seq}-{self.horizon_seq}"'
+
+    def not_modified(self, if_none_match: str | None, cursor: int, limit: int) -> str | None:
+        """The ETag to answer 304 with, or None when the request must get a page.
+
+        A tag matches while the hub's last sequence number and horizon are those it was issued under (so
+        nothing changed at all), for the same limit, and either the same cursor (the same request again)
+        or, for a last page, the cursor it left its reader at (the next poll, whose page would be empty).
+        """
+        if not if_none_match:
+            return None
+        for candidate in if_none_match.split(","):
+            match = _ETAG.fullmatch(candidate.strip())
+            if match is None:
+                continue
+            kind, start, end, tag_limit, last_seq, horizon = match.groups()
+            if (int(tag_limit), int(last_seq), int(horizon)) != (limit, self.last_seq, self.horizon_seq):
+                continue
+            if int(start) == cursor:
+                return candidate.strip()
+            if kind == "f" and int(end) == cursor:
+                return f'W/"f{cursor}:{cursor}-{limit}-{self.last_seq}-{self.horizon_seq}"'
+        return None
 
     def check(self, cursor: int) -> None:
         position = cursor - FULL_PULL_BASE if cursor >= FULL_PULL_BASE else cursor

@@ -95,6 +95,22 @@ def test_unchanged_feed_answers_304_to_its_etag(hub: HubClient) -> None:
     assert len(changed.json()["changes"]) == 2
 
 
+def test_polling_from_next_cursor_with_the_last_pages_etag_gets_304(hub: HubClient) -> None:
+    a = hub.add_seller("a")
+    hub.push(a, report("m1"), report("m2"))
+    last = hub.get("/v1/feed", params={"cursor": 0, "limit": 1}, headers=a)
+    last = hub.get("/v1/feed", params={"cursor": last.json()["next_cursor"], "limit": 1}, headers=a)
+    assert last.json()["has_more"] is False
+    poll = {"cursor": last.json()["next_cursor"], "limit": 1}
+    assert (
+        hub.get("/v1/feed", params=poll, headers=a | {"If-None-Match": last.headers["ETag"]}).status_code
+        == 304
+    )
+    hub.push(a, report("m3"))
+    changed = hub.get("/v1/feed", params=poll, headers=a | {"If-None-Match": last.headers["ETag"]})
+    assert [c["member_id"] for c in changed.json()["changes"]] == ["m3"]
+
+
 def test_etag_of_another_cursor_does_not_give_304(hub: HubClient) -> None:
     a = hub.add_seller("a")
     hub.push(a, report("m1"))
