@@ -1,8 +1,9 @@
 """Fixtures for the backend driver's tests: settings for one store of the shared mock backend, and drivers.
 
 Every test here drives the real Chromium against the real mock backend over HTTP. Opening a driver starts a
-browser (seconds on a busy machine), so tests share one driver per layout and module (`backend`,
-parametrised over the shipped mock layouts); tests that need their own settings or session use `open_store`.
+browser (seconds on a busy machine), so tests share one driver per layout for the session (`backend`,
+parametrised over the shipped mock layouts; the mock is reset after each test but its sessions survive);
+tests that need their own settings or session use `open_store`.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def open_store(mock_backend: MockControl, tmp_path: Path) -> Iterator[OpenStore]
         driver.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def drivers(mock_server: MockControl, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drivers]:
     shared = Drivers(mock_server, tmp_path_factory.mktemp("agents"))
     yield shared

@@ -17,10 +17,8 @@ from fixtures.mock_backend.testing import MockControl
 def tough_shared(
     mock_server: MockControl, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PlaywrightBackend]:
-    """A v1 driver with short timeouts and few retries, shared by the module (a browser costs seconds)."""
-    settings = store_settings(
-        mock_server, tmp_path_factory.mktemp("tough"), timeout_seconds=1.0, max_retries=3
-    )
+    """A v1 driver with few retries (quick to give up), shared by the module (a browser costs seconds)."""
+    settings = store_settings(mock_server, tmp_path_factory.mktemp("tough"), max_retries=3)
     with open_playwright_backend(settings, password=mock_server.credentials()[1]) as driver:
         yield driver
 
@@ -37,11 +35,13 @@ def test_latency_is_tolerated(backend: PlaywrightBackend, mock_backend: MockCont
 
 
 def test_timeouts_end_in_backend_unavailable_naming_page_and_url(
-    tough: PlaywrightBackend, mock_backend: MockControl
+    open_store: OpenStore, mock_backend: MockControl
 ) -> None:
-    mock_backend.set_faults(latency_ms=1300)
-    with pytest.raises(BackendUnavailable) as caught:
-        tough.read_blacklist()
+    driver = open_store(timeout_seconds=2, max_retries=1)
+    driver.ensure_session()
+    mock_backend.set_faults(latency_ms=2500)
+    with pytest.raises(BackendUnavailable, match="2 attempts") as caught:
+        driver.read_blacklist()
     assert caught.value.page == "customers"
     assert "blacklisted=1" in str(caught.value.url)
 
