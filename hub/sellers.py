@@ -11,6 +11,7 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -76,8 +77,22 @@ def find_seller(session: Session, name_or_id: str) -> Seller:
     return seller
 
 
-def authenticate(session: Session, token: str) -> Seller | None:
-    return session.execute(select(Seller).where(Seller.token_hash == hash_token(token))).scalar_one_or_none()
+@dataclass(frozen=True)
+class Identity:
+    """Who a token belongs to (plain data: this runs on every request)."""
+
+    id: int
+    name: str
+    store_id: str
+    enabled: bool
+
+
+def authenticate(session: Session, token: str) -> Identity | None:
+    stmt = select(Seller.id, Seller.name, Seller.store_id, Seller.enabled).where(
+        Seller.token_hash == hash_token(token)
+    )
+    row = session.execute(stmt).one_or_none()
+    return Identity(row.id, row.name, row.store_id, bool(row.enabled)) if row is not None else None
 
 
 def rotate_token(session: Session, seller: Seller, now: datetime) -> str:
