@@ -42,6 +42,7 @@ class FullPull:
     entries: int
     pages: int
     next_cursor: int
+    client_cpu_seconds: float  # this process: receiving and decoding the JSON pages, as an agent does
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ async def full_pull(base_url: str, token: str, *, limit: int = FEED_PAGE_MAX) ->
     """Pull the whole feed from cursor 0 at the maximum page size, as a new agent does."""
     async with _client(base_url, 1) as client:
         cursor, entries, pages = 0, 0, 0
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         while True:
             response = await client.get(
                 "/v1/feed", params={"cursor": cursor, "limit": limit}, headers=auth(token)
@@ -95,7 +96,9 @@ async def full_pull(base_url: str, token: str, *, limit: int = FEED_PAGE_MAX) ->
             cursor = page["next_cursor"]
             if not page["has_more"]:
                 break
-        return FullPull(time.perf_counter() - started, entries, pages, cursor)
+        return FullPull(
+            time.perf_counter() - started, entries, pages, cursor, time.process_time() - cpu_started
+        )
 
 
 async def concurrent_full_pulls(

@@ -87,6 +87,7 @@ class Run:
     seed_method: str
     full_pull_s: float = 0.0
     full_pull_cpu_s: float = 0.0
+    full_pull_client_cpu_s: float = 0.0
     full_pull_entries: int = 0
     full_pull_pages: int = 0
     concurrent_full_pull_max_s: float = 0.0
@@ -138,6 +139,7 @@ def measure(hub: HubProcess, seeded: hub_seed.Seeded, scale: Scale, run: Run, sn
     cpu.start()
     pull = asyncio.run(hub_clients.full_pull(base_url, tokens[1 % len(tokens)]))
     run.full_pull_cpu_s = cpu.stop()
+    run.full_pull_client_cpu_s = pull.client_cpu_seconds
     run.full_pull_s, run.full_pull_entries, run.full_pull_pages = pull.seconds, pull.entries, pull.pages
     logger.info(
         "full pull: %.2f s (hub CPU %.2f s), %d entries", pull.seconds, run.full_pull_cpu_s, pull.entries
@@ -199,6 +201,7 @@ def rows(run: Run, scale: Scale) -> list[tuple[str, str, str, str, str]]:
             f"<= {TARGET_FULL_PULL_S:.0f} s",
             verdict(run.full_pull_s <= TARGET_FULL_PULL_S),
         ),
+        ("  client CPU of that pull (httpx + json)", f"{run.full_pull_client_cpu_s:.2f} s", "", "", ""),
         (
             f"{scale.full_pull_agents} full pulls at once (slowest)",
             f"{run.concurrent_full_pull_max_s:.2f} s",
