@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
 from hub.admin import HubAdmin
+from hub.db import Database
+from hub.models import Change, Seller, utcnow
+from hub.reports import Limits, store_reports
+from hub.schemas import ReportIn
+from hub.scoring import Ageing
+from hub.sellers import create_seller
 from tests.hub.support import ServedHub, report
 
 SELLERS = 20
@@ -81,3 +89,46 @@ def test_twenty_sellers_pushing_in_parallel_give_exact_counts(served_hub: Served
     assert fresh == expected
     assert reader_state == expected  # the reader polling throughout missed no change
     assert entry["reasons"] == {"chargeback": expected[POOL[3]]}
+
+
+def test_a_writer_waits_for_the_one_before_so_sequence_numbers_follow_commit_order(hub_url: str) -> None:
+    """Writer A takes a sequence number and holds its transaction open; writer B comes meanwhile.
+
+    B must wait for A's commit and number its change after A's: otherwise B could commit first, a reader
+    could move past A's number, and A's change would never reach it.
+    """
+    db = Database(hub_url)
+    now = utcnow()
+    limits = Limits(Ageing(timedelta(days=180), timedelta(days=90)), 1000, 10000)
+    with db.write() as session:
+        ids = [create_seller(session, name, name, now)[0].id for name in ("a", "b")]
+    a_holds, a_may_commit, b_done = threading.Event(), threading.Event(), threading.Event()
+
+    def write(seller_id: int, member_id: str, hold: bool) -> None:
+        with db.write() as session:
+            seller = session.get_one(Seller, seller_id)
+            store_reports(
+                session, seller, [ReportIn(member_id=member_id, name="X")], now, limits, snapshot=False
+            )
+            if hold:
+                a_holds.set()
+                a_may_commit.wait(30)
+        if not hold:
+            b_done.set()
+
+    writer_a = threading.Thread(target=write, args=(ids[0], "mA", True))
+    writer_a.start()
+    a_holds.wait(30)
+    writer_b = threading.Thread(target=write, args=(ids[1], "mB", False))
+    writer_b.start()
+    finished_early = b_done.wait(0.5)  # B is blocked on A's lock (were it not, it would be done by now)
+    a_may_commit.set()
+    writer_a.join(30)
+    writer_b.join(30)
+    try:
+        with db.read() as session:
+            seqs = {row[0]: row[1] for row in session.execute(select(Change.member_id, Change.seq))}
+    finally:
+        db.dispose()
+    assert not finished_early
+    assert seqs["mA"] < seqs["mB"]
