@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from typing import TypeVar
@@ -229,10 +230,12 @@ class Runtime:
         return {header: cached[1]}
 
     async def paginate(self, po: TablePage, url_name: str, **params: object) -> AsyncIterator[Listing]:
-        """Every page of a table, in order, fetching up to `concurrency` pages ahead.
+        """Every page of a table, in order, reading ahead so that `concurrency` requests stay in flight.
 
-        The page count is used when the backend gives it (JSON `pages`/`total`); otherwise pages are
-        requested speculatively and reading stops at the first page without a `next_page` (or rows).
+        Reading stops at the first page without a `next_page` (JSON: past `pages`), or without rows. Pages
+        are requested ahead of the one being read (twice `concurrency`, so that one slow page does not
+        idle the other slots); when the page shows the row count (`total`), read-ahead stops one page past
+        the count it implies, so a short listing costs at most one request it did not need.
         """
 
         def fetch(number: int) -> Awaitable[Listing]:
@@ -243,11 +246,17 @@ class Runtime:
         if not first.has_next or not first.rows:
             return
         last = min(first.page_count or MAX_PAGES, MAX_PAGES)
+        hint = first.page_count or (math.ceil(first.total / len(first.rows)) if first.total else None)
+        window = 2 * self.concurrency
         inflight: dict[int, asyncio.Task[Listing]] = {}
         scheduled = 1
         try:
             for number in range(2, last + 1):
-                while scheduled < last and len(inflight) < self.concurrency:
+                while (
+                    scheduled < last
+                    and len(inflight) < window
+                    and (hint is None or scheduled < max(hint + 1, number))
+                ):
                     scheduled += 1
                     inflight[scheduled] = asyncio.ensure_future(fetch(scheduled))
                 listing = await inflight.pop(number)
