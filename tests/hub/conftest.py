@@ -4,7 +4,8 @@
   and PostgreSQL (`$HUB_TEST_DATABASE_URL`, default the local server; a private schema per session, selected
   with `search_path`, so concurrent runs never meet).
 - `hub`: a `HubClient` (TestClient over `create_app`) with a controllable clock; `make_hub(**settings)`
-  builds one with other settings.
+  builds one with other settings; `served_hub`: the app behind a real uvicorn server on loopback.
+  The helper classes live in `tests/hub/support.py`.
 """
 
 from __future__ import annotations
