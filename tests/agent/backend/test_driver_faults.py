@@ -185,3 +185,13 @@ def test_wrong_password_is_refused_then_the_lockout_reported(
     assert any(p.suffix == ".png" for p in failures[0].artifacts)
     assert failures[-1].locked
     assert "lock" in str(failures[-1]).lower()
+
+
+def test_an_ended_session_is_renewed_on_every_layout(
+    backend: PlaywrightBackend, mock_backend: MockControl
+) -> None:
+    backend.ensure_session()
+    logins_before = backend.logins
+    mock_backend.expire_sessions("store-a")  # v1 redirects to the login page, v2's JSON API answers 401
+    assert [e.member_id for e in backend.read_blacklist()] == mock_backend.blacklist_ids()
+    assert backend.logins == logins_before + 1
