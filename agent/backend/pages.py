@@ -94,10 +94,6 @@ class TablePage(PageObject):
         has_next = page < page_count if page_count is not None else bool(rows)
         return Listing(rows, has_next=has_next, page_count=page_count, total=total)
 
-    def wait_css(self) -> str:
-        """What a browser must see before the table is readable."""
-        return self.css("table")
-
 
 class LoginPage(PageObject):
     name = "login"

@@ -22,7 +22,7 @@ from playwright.async_api import Error as PlaywrightError
 
 from agent.backend.artifacts import ArtifactStore
 from agent.backend.browser import display_available, launch, new_context
-from agent.backend.html import PageView
+from agent.backend.html import PageFailure, PageView
 from agent.backend.pages import (
     BlacklistConfirmPage,
     BlacklistResultPage,
@@ -193,8 +193,11 @@ class Runtime:
 
     def _check_status(self, po: PageObject, fetched: Fetched, allowed: bool) -> None:
         if fetched.status >= 400 and not allowed:
-            raise BackendError(
-                f"page {po.name!r} answered HTTP {fetched.status}", page=po.name, url=fetched.url
+            raise PageFailure(
+                f"page {po.name!r} answered HTTP {fetched.status}",
+                html=fetched.text,
+                page=po.name,
+                url=fetched.url,
             )
 
     async def listing(self, po: TablePage, url_name: str, number: int, **params: object) -> Listing:

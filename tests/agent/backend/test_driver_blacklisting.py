@@ -10,6 +10,7 @@ import pytest
 from backend_helpers import not_blacklisted
 
 from agent.backend.driver import PlaywrightBackend
+from agent.errors import BackendError
 from agent.models import BlacklistOutcome, RemovalOutcome
 from fixtures.mock_backend.testing import MockControl
 
@@ -96,3 +97,10 @@ def test_remove_from_blacklist(backend: PlaywrightBackend, mock_backend: MockCon
     assert backend.remove_from_blacklist(victim) is RemovalOutcome.REMOVED
     assert mock_backend.blacklist_ids() == others
     assert backend.remove_from_blacklist(victim) is RemovalOutcome.NOT_LISTED
+
+
+def test_an_unknown_order_is_an_error_with_the_page_saved(backend: PlaywrightBackend) -> None:
+    with pytest.raises(BackendError, match="HTTP 404") as caught:
+        backend.blacklist_from_order("000000000000")
+    assert caught.value.page == "order_detail"
+    assert {p.suffix for p in caught.value.artifacts} == {".html", ".png"}
