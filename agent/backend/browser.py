@@ -93,7 +93,15 @@ def display_available() -> bool:
 async def launch(settings: Settings, playwright: Playwright, *, headless: bool) -> Browser:
     choice = resolve_browser(settings, managed_chromium(playwright))
     logger.info("launching %s, headless=%s", choice.describe(), headless)
-    kwargs: dict[str, Any] = {"headless": headless, "args": LAUNCH_ARGS}
+    # The agent owns signal handling: Ctrl+C / SIGTERM ask the cycle to finish its current action, which
+    # needs the browser alive. Playwright's default would close the browser under it at once.
+    kwargs: dict[str, Any] = {
+        "headless": headless,
+        "args": LAUNCH_ARGS,
+        "handle_sigint": False,
+        "handle_sigterm": False,
+        "handle_sighup": False,
+    }
     if choice.executable is not None:
         kwargs["executable_path"] = str(choice.executable)
     else:
