@@ -17,9 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import socket
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,7 +27,6 @@ from typing import Any
 import httpx
 import keyring
 import keyring.backend
-import uvicorn
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -87,44 +84,6 @@ def isolated_secrets_and_env() -> Iterator[None]:
     finally:
         keyring.set_keyring(previous)
         os.environ.update(saved)
-
-
-class ThreadedServer:
-    """An ASGI app served by uvicorn in a background thread on a free loopback port."""
-
-    def __init__(self, app: Any, name: str) -> None:
-        self._app = app
-        self._name = name
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self.url = ""
-
-    def start(self, *, port: int = 0, timeout: float = 15.0) -> ThreadedServer:
-        """Serve on `port` (0: a free one; a fixed one to come back at the same address after a stop)."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", port))
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        config = uvicorn.Config(self._app, log_level="warning", access_log=False, lifespan="on")
-        self._server = server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name=self._name, daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"{self._name} did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._thread = None
 
 
 @dataclass
@@ -304,6 +263,7 @@ def _tell(story: Story, tmp: Path, stack: contextlib.ExitStack) -> None:
 
 
 def _start_hub(tmp: Path, stack: contextlib.ExitStack) -> tuple[str, list[str]]:
+    from fixtures.serving import ThreadedServer
     from hub.admin import add_seller
     from hub.app import create_app
     from hub.db import migrate

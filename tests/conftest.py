@@ -11,25 +11,16 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from agent.backend.browser import LAUNCH_ARGS, find_system_chromium
 from fixtures.mock_backend.config import MockConfig
 from fixtures.mock_backend.server import MockServer
 from fixtures.mock_backend.testing import MockControl
-
-SYSTEM_CHROMIUM_ARGS = [
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +42,7 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any], playwrigh
     args = {**browser_type_launch_args, "headless": browser_type_launch_args.get("headless", True)}
     if Path(playwright.chromium.executable_path).exists() or {"executable_path", "channel"} & set(args):
         return args
-    args["executable_path"] = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-    args["args"] = [*args.get("args", []), *SYSTEM_CHROMIUM_ARGS]
+    # The same system browser, with the same flags, that the agent itself would pick here.
+    args["executable_path"] = str(find_system_chromium() or "/usr/bin/chromium")
+    args["args"] = [*args.get("args", []), *LAUNCH_ARGS]
     return args

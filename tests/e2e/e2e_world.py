@@ -24,11 +24,11 @@ import keyring
 from keyrings.alt.file import PlaintextKeyring
 
 from agent.config import Settings, load_settings
-from agent.demo import ThreadedServer
 from agent.reports import CycleReport, ShareReport
 from agent.secrets import SecretName, store_secret
 from agent.state import LocalState
 from fixtures.mock_backend.testing import MockControl
+from fixtures.serving import ThreadedServer
 
 AGENT_COMMAND = Path(sys.executable).with_name("blacklist-agent")
 
