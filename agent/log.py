@@ -159,7 +159,8 @@ def configure_logging(
 
     levels = [h.level for h in handlers] or [logging.WARNING]
     root.setLevel(min(levels))
-    # Libraries that narrate every request at DEBUG drown the agent's own messages.
-    for noisy in ("httpcore", "asyncio", "urllib3"):
-        logging.getLogger(noisy).setLevel(max(logging.INFO, min(levels)))
+    # Libraries that narrate every request drown the agent's own messages: httpx logs each hub request at
+    # INFO, which `run` shows on its console. Their warnings and errors still get through.
+    for noisy in ("httpx", "httpcore", "asyncio", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     return log_file

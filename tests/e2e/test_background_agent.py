@@ -90,3 +90,14 @@ def _last_cycle_outcome(data_dir: Path) -> str | None:
     with LocalState.open(state_db) as state:
         cycle = state.last_cycle("sync")
         return cycle.outcome if cycle else None
+
+
+def test_run_console_shows_the_cycle_but_not_every_http_request(world: World) -> None:
+    b = world.agent("b")
+
+    run = b.cli("run", "--once")
+
+    console = run.stdout + run.stderr
+    assert run.returncode == 0, console
+    assert "INFO agent." in console  # the agent's own progress is shown...
+    assert "HTTP Request:" not in console  # ...without httpx narrating each hub request
