@@ -55,6 +55,42 @@ def test_sigterm_mid_cycle_finishes_the_current_action_saves_state_and_exits_0(w
     assert not (c.data_dir / "agent.pid").exists()
 
 
+def test_ctrl_c_to_the_whole_group_mid_cycle_finishes_the_action_and_next_run_adds_no_duplicate(
+    world: World,
+) -> None:
+    c = world.agent("c", browser={"concurrency": 1})
+    buyers = [world.new_buyer() for _ in range(6)]
+    world.outsider("h1").report(*buyers)
+    world.outsider("h2").report(*buyers)
+    before = c.blacklist()
+    world.mock.set_faults(latency_ms=300)
+
+    run = c.start("run")  # its own session: the group is the agent and its browser, as in a terminal
+    wait_until(lambda: len(c.blacklist() - before) >= 2, what="the agent to apply a few entries")
+    os.killpg(run.pid, signal.SIGINT)  # what Ctrl+C in a terminal sends: the browser gets it too
+    output = run.communicate(timeout=60)[0]
+
+    assert run.returncode == 0, output
+    assert _last_cycle_outcome(c.data_dir) == "stopped", output
+    applied = c.blacklist() - before
+    assert len(applied) < len(buyers)
+    with c.state() as state:
+        recorded = set(state.agent_entries())
+        in_flight = {intent.member_id for intent in state.pending_intents()}
+    assert recorded <= applied <= recorded | in_flight
+
+    world.mock.set_faults(latency_ms=0)
+    rerun = c.cli("run", "--once")
+
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    listed = world.mock.blacklist_ids(c.store_id)
+    assert len(listed) == len(set(listed))
+    assert set(listed) - before == {member_id for member_id, _ in buyers}
+    with c.state() as state:
+        for member_id, _ in buyers:
+            assert [r.action for r in state.audit_log(member_id=member_id)].count("add") == 1, member_id
+
+
 def test_second_agent_on_the_same_data_dir_exits_2_naming_the_first(world: World) -> None:
     b = world.agent("b")
     with InstanceLock(b.data_dir):  # this test process plays the agent already running
