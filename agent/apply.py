@@ -60,6 +60,11 @@ class Applier:
             self.state.forget_entry(member_id)
             self.state.audit(why, member_id, name, {**details, "outcome": outcome.value})
             self.state.settle_intent(intent, "done", outcome.value)
+            if outcome == RemovalOutcome.NOT_LISTED:
+                # It was on the blacklist when this cycle read it: the seller removed it by hand meanwhile,
+                # which is the seller's veto (rule 3), whatever the agent was about to do.
+                self.state.allow(member_id, name, "the seller removed the automatic entry")
+                self.state.audit("seller_removed", member_id, name, {"allowlisted": True})
         if outcome == RemovalOutcome.REMOVED:
             self.size -= 1
         logger.info("%s %s: %s", why, member_id, outcome.value)

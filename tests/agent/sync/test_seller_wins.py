@@ -1,0 +1,62 @@
+"""Rule 3 (the seller always wins) and the blacklist link's name, in the corners a safety review found:
+the seller acting while a cycle runs, removing their own entry, and reporters giving a wrong name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sync_world import Agent, HubServer, reported_on_hub
+from test_sync_engine import MakeAgent
+
+from agent.backend.api import Backend
+from agent.models import RemovalOutcome
+from agent.sync import run_cycle
+from fixtures.mock_backend.testing import MockControl
+
+
+class SellerRemovesFirst:
+    """The store's backend, with the seller removing an entry by hand just before the agent asks to."""
+
+    def __init__(self, agent: Agent, mock: MockControl) -> None:
+        self._backend: Backend = agent.backend().__enter__()
+        self._mock, self._store = mock, agent.store_id
+
+    def __enter__(self) -> SellerRemovesFirst:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
+
+    def remove_from_blacklist(self, member_id: str) -> RemovalOutcome:
+        self._mock.unblacklist(self._store, member_id)
+        return self._backend.remove_from_blacklist(member_id)
+
+
+def sync_while_the_seller_removes(agent: Agent, mock: MockControl) -> Any:
+    return run_cycle(
+        agent.settings,
+        backend_factory=lambda: SellerRemovesFirst(agent, mock),
+        hub=agent.hub_client,
+        state=agent.state,
+    )
+
+
+def test_seller_removing_an_automatic_entry_while_the_agent_retracts_it_still_allowlists_the_buyer(
+    make_agent: MakeAgent, mock_backend: MockControl, hub: HubServer
+) -> None:
+    c = make_agent("store-c")
+    x = str(mock_backend.add_buyer("Xavier Twice")["member_id"])
+    others = reported_on_hub(hub, x, "Xavier Twice", 2)
+    c.sync()
+    for client in others:
+        client.withdraw(x)
+
+    sync_while_the_seller_removes(c, mock_backend)
+    reported_on_hub(hub, x, "Xavier Twice", 2)  # caught again elsewhere later
+    c.sync()
+
+    assert x in c.state.allowlisted()
+    assert x not in mock_backend.blacklist_ids("store-c")
