@@ -1,8 +1,8 @@
 """Step 2 of a cycle (and of share-all): take in what the seller did to the blacklist since last time.
 
-New manual entries become reports to push, manual removals become withdrawals, the seller's removal of an
-automatic entry puts that buyer on the allowlist (rule 3), and intents left pending by a crash are settled
-from what the store really shows (see agent.diff).
+New manual entries become reports to push, manual removals become withdrawals, any removal by the seller
+(of their own entry or of an automatic one) puts that buyer on the allowlist (rule 3), and intents left
+pending by a crash are settled from what the store really shows (see agent.diff).
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ def reconcile(state: LocalState, seen: Sequence[BlacklistEntry]) -> BlacklistDif
         for gone in diff.removed_manual:
             state.forget_entry(gone.member_id)
             state.queue_withdrawal(gone.member_id, gone.name)
+            # The seller forgave a buyer they had caught: putting them back because other stores report
+            # them would overrule the seller (rule 3), so they are never re-added automatically either.
+            state.allow(gone.member_id, gone.name, "the seller removed their own entry")
         for gone in diff.removed_by_seller:
             state.forget_entry(gone.member_id)
             state.allow(gone.member_id, gone.name, "the seller removed the automatic entry")

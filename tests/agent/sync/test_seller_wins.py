@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sync_world import Agent, HubServer, reported_on_hub
-from test_sync_engine import MakeAgent
+from test_sync_engine import MakeAgent, caught_elsewhere
 
 from agent.backend.api import Backend
 from agent.models import RemovalOutcome
@@ -60,3 +60,21 @@ def test_seller_removing_an_automatic_entry_while_the_agent_retracts_it_still_al
 
     assert x in c.state.allowlisted()
     assert x not in mock_backend.blacklist_ids("store-c")
+
+
+def test_a_buyer_the_seller_removed_by_hand_is_not_put_back_by_the_agent(
+    make_agent: MakeAgent, mock_backend: MockControl, hub: HubServer
+) -> None:
+    c = make_agent("store-c")
+    x = caught_elsewhere(mock_backend, hub, "Xavier Twice")
+    mock_backend.blacklist("store-c", x)  # C's seller caught X too
+    c.sync()
+    mock_backend.unblacklist("store-c", x)  # and then forgives X
+
+    report = c.sync()
+
+    assert report.manual_removed == [x]
+    assert report.withdrawals_pushed == 1
+    assert x not in [e.member_id for e in report.added]
+    assert x not in mock_backend.blacklist_ids("store-c")
+    assert x in c.state.allowlisted()
