@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fixtures.mock_backend.testing import MockControl
+from fixtures.mock_backend.testing import MockControl, SellerClient
 
 
 def test_state_lists_stores_with_credentials_and_blacklists(mock_backend: MockControl) -> None:
@@ -98,3 +98,21 @@ def test_reset_restores_seed_data_and_faults(mock_backend: MockControl) -> None:
 def test_unknown_store_is_404(mock_backend: MockControl) -> None:
     response = mock_backend.request("POST", "/blacklist", json={"store_id": "store-x", "member_id": "1"})
     assert response.status_code == 404
+
+
+def test_requests_are_counted_per_path_faulted_or_not_until_reset(
+    mock_backend: MockControl, seller: SellerClient
+) -> None:
+    mock_backend.reset()
+    mock_backend.set_faults(error_rate=1.0)
+    assert seller.get("/static/shared/logo.png").status_code == 500
+    mock_backend.set_faults(error_rate=0.0)
+    assert seller.get("/static/shared/logo.png").headers["content-type"] == "image/png"
+    seller.get("/customers")
+
+    counts = mock_backend.requests()
+    assert counts["/static/shared/logo.png"] == 2
+    assert counts["/customers"] == 1
+    assert not any(path.startswith("/__mock__") for path in counts)  # the control API is not counted
+    mock_backend.reset()
+    assert mock_backend.requests() == {}
