@@ -165,6 +165,14 @@ class LocalState(Journal):
                 new.append(order)
         return new
 
+    def buyer_names(self) -> dict[str, str]:
+        """member id → the buyer's name on their latest order here: the name this store matches links to."""
+        rows = self.execute(
+            "SELECT member_id, buyer_name FROM orders AS o WHERE created_at = "
+            "(SELECT max(created_at) FROM orders WHERE member_id = o.member_id) ORDER BY order_id"
+        )
+        return {r["member_id"]: r["buyer_name"] for r in rows}
+
     def completed_orders(self) -> dict[str, int]:
         marks = ",".join("?" * len(COMPLETED_STATUSES))
         rows = self.execute(

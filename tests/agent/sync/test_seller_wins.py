@@ -78,3 +78,18 @@ def test_a_buyer_the_seller_removed_by_hand_is_not_put_back_by_the_agent(
     assert x not in [e.member_id for e in report.added]
     assert x not in mock_backend.blacklist_ids("store-c")
     assert x in c.state.allowlisted()
+
+
+def test_the_blacklist_link_uses_the_buyers_name_as_this_store_knows_it(
+    make_agent: MakeAgent, mock_backend: MockControl, hub: HubServer
+) -> None:
+    c = make_agent("store-c")
+    x = str(mock_backend.add_buyer("Xavier Real")["member_id"])
+    mock_backend.place_order("store-c", x)  # C knows X from an order
+    reported_on_hub(hub, x, "Xavier Misspelt", 2)  # the reporters' name does not match C's store
+
+    report = c.sync()
+
+    assert [e.member_id for e in report.added] == [x]
+    assert x in mock_backend.blacklist_ids("store-c")
+    assert c.state.agent_entries()[x].name == "Xavier Real"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from agent.hub_models import Report
-from agent.models import BlacklistEntry
+from agent.models import BlacklistEntry, Order
 from agent.state import SCHEMA_VERSION, LocalState, StateTooNew
 
 
@@ -77,3 +78,15 @@ def test_counts_by_origin_separate_the_sellers_entries_from_the_agents() -> None
     state.add_agent("g", "G", provenance={"reporters": 2}, score=40)
     assert state.counts_by_origin() == {"manual": 1, "agent": 1}
     assert state.agent_entries()["g"].provenance == {"reporters": 2}
+
+
+def test_a_buyers_name_in_this_store_is_the_one_on_their_latest_order() -> None:
+    state = LocalState.in_memory()
+    state.record_orders(
+        [
+            Order("o1", "x", "Old Name", datetime(2026, 1, 1, tzinfo=UTC)),
+            Order("o2", "x", "New Name", datetime(2026, 3, 1, tzinfo=UTC)),
+            Order("o3", "y", "Yvonne", datetime(2026, 2, 1, tzinfo=UTC)),
+        ]
+    )
+    assert state.buyer_names() == {"x": "New Name", "y": "Yvonne"}
