@@ -67,8 +67,8 @@ def deliver_outbox(hub: HubClient, state: LocalState) -> DeliveryResult:
     reports = [i for i in items if i.action == "report"]
     withdrawals = [i for i in items if i.action == "withdraw"]
     try:
-        for start in range(0, len(reports), POST_BATCH):
-            _deliver_reports(hub, state, reports[start : start + POST_BATCH], result)
+        # Withdrawals first: they let other stores' agents retract (rule 4) and use no quota, so a daily
+        # quota of new reports that is used up must not hold them back until midnight.
         for item in withdrawals:
             try:
                 hub.withdraw(item.member_id)
@@ -81,6 +81,8 @@ def deliver_outbox(hub: HubClient, state: LocalState) -> DeliveryResult:
                 state.outbox_delivered([item.member_id])
                 state.mark_unreported([item.member_id])
             result.withdrawals += 1
+        for start in range(0, len(reports), POST_BATCH):
+            _deliver_reports(hub, state, reports[start : start + POST_BATCH], result)
     except (HubUnavailable, HubRejected) as exc:
         # Unreachable, rate-limited, or refusing us as a whole (401/403): everything left stays queued.
         result.error = str(exc)

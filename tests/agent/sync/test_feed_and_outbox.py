@@ -114,3 +114,19 @@ def test_nothing_leaves_the_outbox_while_the_hub_is_down() -> None:
     result = deliver_outbox(hub(lambda request: httpx.Response(503)), state)
     assert result.error is not None
     assert {i.member_id for i in state.outbox()} == {"a", "b"}
+
+
+def test_withdrawals_are_delivered_while_the_daily_quota_holds_new_reports_back() -> None:
+    state = LocalState.in_memory()
+    state.queue_report(Report("new", "N"))
+    state.queue_withdrawal("forgiven", "F")
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":  # the quota of new reports resets at midnight
+            return httpx.Response(429, json={"detail": "daily quota"}, headers={"Retry-After": "36000"})
+        return httpx.Response(200, json={"withdrawn": True})
+
+    result = deliver_outbox(hub(handler), state)
+    assert result.withdrawals == 1  # other stores' agents can retract now, not tomorrow
+    assert result.error is not None
+    assert [i.member_id for i in state.outbox()] == ["new"]
