@@ -84,7 +84,7 @@ class Operations:
         early = self.rt.confirm.early_outcome(view)
         if early is not None:
             return BlacklistResult(member_id, name, early, _message(view))
-        form = self.rt.confirm.confirmation(view, member_id)
+        form = self.rt.confirm.confirmation(view, member_id, name)
         fetched = await self._submit(self.rt.confirm, form, page, self.rt.confirm.css("confirm"))
         outcome, message = self.rt.result.outcome(self.rt.result.view(fetched.url, fetched.text))
         self.layout_proven = True

@@ -21,6 +21,7 @@ from agent.backend.html import (
     as_datetime,
     as_float,
     as_int,
+    clean,
     dig,
 )
 from agent.backend.selectors import PageSpec, SiteSelectors
@@ -253,13 +254,23 @@ class BlacklistConfirmPage(PageObject):
         outcome = view.outcome()
         return BlacklistOutcome(outcome) if outcome else None
 
-    def confirmation(self, view: PageView, member_id: str) -> Form:
-        """The form to submit, proven to be the one for `member_id`; raises before anything changes."""
+    def confirmation(self, view: PageView, member_id: str, name: str) -> Form:
+        """The form to submit, proven to be for `member_id` and `name`; raises before anything changes.
+
+        A page that shows another buyer than the one asked for would blacklist someone else (or be refused
+        as a name mismatch after the fact), so each field the selectors name must show what was asked.
+        """
         view.require("form", "confirm")
-        if self.spec.has("member_id"):
-            shown = view.text("member_id")
-            if shown != member_id:
-                raise view.failure(f"shows member {shown!r}, not {member_id!r}; nothing submitted")
+        for field, asked in (("member_id", member_id), ("name", clean(name))):
+            if not self.spec.has(field):
+                continue
+            shown = view.text(field)  # read as every page is read: whitespace collapsed, as HTML shows it
+            if shown != asked:
+                selector = self.spec.selector(field)
+                raise view.failure(
+                    f"selector {field!r} ({selector.css}) shows {shown!r}, not the requested {asked!r}; "
+                    "nothing submitted"
+                )
         return view.form(view.one("confirm"))
 
 

@@ -105,3 +105,13 @@ def test_link_without_a_name_says_it_is_incomplete(seller: SellerClient) -> None
     page = seller.get("/blacklist/add?memberId=123").text
     assert one(page, "#confirm-error")
     assert not parse(page).css("form#blacklist-confirm-form")
+
+
+def test_confirm_record_name_fault_shows_and_posts_the_buyers_own_name(
+    seller: SellerClient, mock_backend: MockControl
+) -> None:
+    buyer = mock_backend.add_buyer("Ana & Luís")
+    mock_backend.set_faults(confirm_record_name=True)
+    page = seller.get("/blacklist/add", params={"memberId": buyer["member_id"], "name": "Someone Else"}).text
+    assert one(page, "#confirm-name").text() == "Ana & Luís"
+    assert confirm_and_submit(seller, buyer["member_id"], "Someone Else") == "added"  # no longer refused

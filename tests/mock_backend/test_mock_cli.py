@@ -36,6 +36,7 @@ def test_serve_help_lists_every_fault_switch() -> None:
         "--otp-required",
         "--layout",
         "--blacklist-capacity",
+        "--confirm-record-name",
     ):
         assert option in result.output
 
