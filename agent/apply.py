@@ -5,6 +5,11 @@ and settled (with the blacklist row and the audit record) in one transaction *af
 process dies in between, the next read of the blacklist settles the intent (agent.reconcile), so a crash
 never causes a duplicate, a lost action, or an automatic entry mistaken for the seller's.
 
+Names: the blacklist link needs the name that matches the member id in this store, and the hub's name is one
+reporter's spelling (the most recently confirmed report), which a careless or hostile reporter can get
+wrong. For a buyer who ordered here, the name on their latest order is tried first and the hub's second,
+in the same cycle; a refusal is recorded under the hub's name, so the buyer is tried again once it changes.
+
 A full blacklist: the lowest-score automatic entries make room for higher-score candidates; manual entries
 are never touched. Once the store is known to be full, candidates are tried one by one (so a full list
 costs one request per cycle, not one per candidate); an addition that succeeds shows the limit was raised.
@@ -14,7 +19,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from agent.backend.api import Backend
@@ -44,12 +50,14 @@ class Applier:
         *,
         size: int,
         stop: threading.Event | None = None,
+        store_names: Mapping[str, str] | None = None,
     ) -> None:
         self.backend = backend
         self.state = state
         self.report = report
         self.size = size  # entries on the store's blacklist now
         self.stop = stop or threading.Event()
+        self.store_names = store_names or {}  # member id → the buyer's name on their latest order here
 
     # --- removals -----------------------------------------------------------------------------------
     def remove(self, member_id: str, name: str, *, why: str, details: dict[str, Any]) -> bool:
@@ -94,23 +102,33 @@ class Applier:
 
     def _add_concurrently(self, entries: Sequence[SharedEntry]) -> list[SharedEntry]:
         by_id = {e.member_id: e for e in entries}
+        names = {e.member_id: self._link_name(e) for e in entries}
         with self.state.transaction():
-            intents = {e.member_id: self._intent(e) for e in entries}
+            intents = {e.member_id: self._intent(e, names[e.member_id]) for e in entries}
         full: list[SharedEntry] = []
+        as_reported: list[SharedEntry] = []  # refused under the store's name: try the hub's
         results: Iterator[BlacklistResult] = self.backend.blacklist_many(
-            [(e.member_id, e.name) for e in entries]
+            [(e.member_id, names[e.member_id]) for e in entries]
         )
         try:
             for result in results:
                 entry = by_id[result.member_id]
-                if self._settle(entry, intents[entry.member_id], result) == BlacklistOutcome.FULL:
+                outcome = self._settle(entry, intents[entry.member_id], result, names[entry.member_id])
+                if outcome == BlacklistOutcome.FULL:
                     full.append(entry)
+                elif outcome == BlacklistOutcome.MISMATCH and names[entry.member_id] != entry.name:
+                    as_reported.append(entry)
                 if self.stop.is_set():
                     break  # unsettled intents stay pending: the next read of the blacklist settles them
         finally:
             close = getattr(results, "close", None)
             if close is not None:
                 close()  # a generator: stop the work still in flight
+        for entry in as_reported:
+            if self.stop.is_set():
+                break
+            if self._try(entry, entry.name) == BlacklistOutcome.FULL:
+                full.append(entry)
         return full
 
     def _add_when_full(self, entries: Sequence[SharedEntry]) -> list[SharedEntry]:
@@ -141,40 +159,53 @@ class Applier:
         return []
 
     def _add_one(self, entry: SharedEntry) -> BlacklistOutcome:
-        intent = self._intent(entry)
-        result = self.backend.blacklist_by_link(entry.member_id, entry.name)
-        return self._settle(entry, intent, result)
+        name = self._link_name(entry)
+        outcome = self._try(entry, name)
+        if outcome == BlacklistOutcome.MISMATCH and name != entry.name:
+            outcome = self._try(entry, entry.name)
+        return outcome
 
-    def _intent(self, entry: SharedEntry) -> int:
+    def _try(self, entry: SharedEntry, name: str) -> BlacklistOutcome:
+        intent = self._intent(entry, name)
+        return self._settle(entry, intent, self.backend.blacklist_by_link(entry.member_id, name), name)
+
+    def _link_name(self, entry: SharedEntry) -> str:
+        return self.store_names.get(entry.member_id) or entry.name
+
+    def _intent(self, entry: SharedEntry, name: str) -> int:
         return self.state.record_intent(
-            "add", entry.member_id, entry.name, why="add", provenance=entry.provenance(), score=entry.score
+            "add", entry.member_id, name, why="add", provenance=entry.provenance(), score=entry.score
         )
 
-    def _settle(self, entry: SharedEntry, intent: int, result: BlacklistResult) -> BlacklistOutcome:
+    def _settle(
+        self, entry: SharedEntry, intent: int, result: BlacklistResult, name: str
+    ) -> BlacklistOutcome:
         outcome = result.outcome
+        # Refused under the store's name while the hub spells it otherwise: the caller tries the hub's.
+        retry = outcome == BlacklistOutcome.MISMATCH and name != entry.name
         with self.state.transaction():
             if result.ok:
                 # "Already blacklisted" is recorded as ours: it is most likely our own earlier attempt that
                 # timed out after succeeding, and taking the seller's entry for ours only risks a later
                 # retraction, while the reverse would push it to the hub as a report (rule 1).
-                self.state.add_agent(
-                    entry.member_id, entry.name, provenance=entry.provenance(), score=entry.score
-                )
+                self.state.add_agent(entry.member_id, name, provenance=entry.provenance(), score=entry.score)
                 self.state.audit(
-                    "add", entry.member_id, entry.name, {**entry.provenance(), "outcome": outcome.value}
+                    "add", entry.member_id, name, {**entry.provenance(), "outcome": outcome.value}
                 )
                 self.state.settle_intent(intent, "done", outcome.value)
-            elif outcome == BlacklistOutcome.FULL:
+            elif outcome == BlacklistOutcome.FULL or retry:
                 self.state.settle_intent(intent, "failed", outcome.value)
-                self.state.set_meta(CAPACITY_KEY, str(self.size))
+                if outcome == BlacklistOutcome.FULL:
+                    self.state.set_meta(CAPACITY_KEY, str(self.size))
             else:
+                # Under the hub's name: not tried again until the hub's name for the buyer changes.
                 self.state.record_rejection(entry.member_id, entry.name, outcome.value, result.message)
-                self.state.audit("add_refused", entry.member_id, entry.name, {"outcome": outcome.value})
+                self.state.audit("add_refused", entry.member_id, name, {"outcome": outcome.value})
                 self.state.settle_intent(intent, "failed", outcome.value)
         if result.ok:
             self.size += outcome == BlacklistOutcome.ADDED
-            self.report.added.append(action(entry))
-        elif outcome != BlacklistOutcome.FULL:
+            self.report.added.append(action(replace(entry, name=name)))
+        elif outcome != BlacklistOutcome.FULL and not retry:
             self.report.refused.append(action(entry, f"{outcome.value} {result.message}".strip()))
         return outcome
 

@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,7 +31,6 @@ from agent.config import Settings
 from agent.errors import AgentError, HubError
 from agent.feed import has_pulled, pull_feed
 from agent.hub_client import HubClient
-from agent.hub_models import SharedEntry
 from agent.outbox import deliver_outbox, first_snapshot
 from agent.policy import Policy, decide, retractions
 from agent.reconcile import reconcile
@@ -156,7 +154,7 @@ def _cycle(
         shared = state.shared_entries()  # 6
         blacklisted = {e.member_id for e in seen}
         decision = decide(
-            as_named_in_store(shared.values(), state.buyer_names()),
+            shared.values(),
             policy=policy,
             blacklisted=blacklisted,
             allowlisted=state.allowlisted(),
@@ -174,7 +172,9 @@ def _cycle(
             report.retracted = [BuyerAction(r.member_id, r.name, why=r.why) for r in to_retract]
             report.added = [action(e) for e in decision.to_add]
         else:
-            applier = Applier(backend, state, report, size=len(seen), stop=stop)
+            applier = Applier(
+                backend, state, report, size=len(seen), stop=stop, store_names=state.buyer_names()
+            )
             applier.retract(to_retract)  # 8 first: it frees room
             if not stop.is_set():
                 applier.add(decision.to_add)  # 7
@@ -187,16 +187,6 @@ def _cycle(
                 alert = state.raise_alert(order, entry)
                 if alert is not None:
                     report.alerts.append(to_data(alert))
-
-
-def as_named_in_store(entries: Iterable[SharedEntry], names: Mapping[str, str]) -> list[SharedEntry]:
-    """The shared entries under the name this store knows each buyer by, where it knows them.
-
-    The blacklist link needs the name that matches the member id in this store. The hub's name is one
-    reporter's spelling (the most recently confirmed report), which a careless or hostile reporter can get
-    wrong; the store's own orders are the authority for buyers who ordered here.
-    """
-    return [replace(e, name=names[e.member_id]) if names.get(e.member_id) else e for e in entries]
 
 
 def _recent_enough(created_at: datetime, started_at: datetime | None) -> bool:

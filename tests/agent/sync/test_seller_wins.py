@@ -3,13 +3,14 @@ the seller acting while a cycle runs, removing their own entry, and reporters gi
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sync_world import Agent, HubServer, reported_on_hub
 from test_sync_engine import MakeAgent, caught_elsewhere
 
 from agent.backend.api import Backend
-from agent.models import RemovalOutcome
+from agent.models import Order, RemovalOutcome
 from agent.sync import run_cycle
 from fixtures.mock_backend.testing import MockControl
 
@@ -93,3 +94,32 @@ def test_the_blacklist_link_uses_the_buyers_name_as_this_store_knows_it(
     assert [e.member_id for e in report.added] == [x]
     assert x in mock_backend.blacklist_ids("store-c")
     assert c.state.agent_entries()[x].name == "Xavier Real"
+
+
+def test_a_stale_name_from_an_old_order_here_falls_back_to_the_reported_name_in_the_same_cycle(
+    make_agent: MakeAgent, mock_backend: MockControl, hub: HubServer
+) -> None:
+    c = make_agent("store-c")
+    x = str(mock_backend.add_buyer("Xavier Now")["member_id"])
+    # An order recorded here before the buyer changed their name.
+    c.state.record_orders([Order("o-before", x, "Xavier Before", datetime(2025, 1, 1, tzinfo=UTC))])
+    reported_on_hub(hub, x, "Xavier Now", 2)
+
+    report = c.sync()
+
+    assert (report.refused, [e.name for e in report.added]) == ([], ["Xavier Now"])
+    assert x in mock_backend.blacklist_ids("store-c")
+
+
+def test_a_buyer_refused_under_both_names_is_not_retried_until_the_hubs_name_changes(
+    make_agent: MakeAgent, mock_backend: MockControl, hub: HubServer
+) -> None:
+    c = make_agent("store-c")
+    x = str(mock_backend.add_buyer("Xavier Now")["member_id"])
+    c.state.record_orders([Order("o-before", x, "Xavier Before", datetime(2025, 1, 1, tzinfo=UTC))])
+    reported_on_hub(hub, x, "Xavier Misspelt", 2)
+
+    assert [e.member_id for e in c.sync().refused] == [x]
+    assert c.sync().refused == []  # not asked again: nothing changed
+    reported_on_hub(hub, x, "Xavier Now", 1)  # a newer report spells it right
+    assert [e.member_id for e in c.sync().added] == [x]
