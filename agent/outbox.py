@@ -10,30 +10,46 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from agent.errors import HubRejected, HubUnavailable
-from agent.hub_client import POST_BATCH, HubClient, fits_one_put, rejected_indexes
+from agent.hub_client import POST_BATCH, HubClient, HubRateLimited, fits_one_put, rejected_indexes
 from agent.hub_models import PushCounts, Report
 from agent.state import LocalState, OutboxItem
-from agent.state.db import iso, now
+from agent.state.db import from_iso, iso, now
 
 logger = logging.getLogger(__name__)
 
 
 SNAPSHOT_DONE = "snapshot_at"  # meta key: when this agent last pushed a full snapshot
+# The hub halves a report's weight once it has not been confirmed for `report_stale_days` (90 by default)
+# and stops counting it after `report_ttl_days` (180). Upserts only carry new entries, so a running agent
+# confirms the seller's whole set again this often, well inside both.
+RECONFIRM_EVERY = timedelta(days=7)
 
 
-def first_snapshot(hub: HubClient, state: LocalState) -> PushCounts | None:
-    """Until this agent has pushed a full snapshot, its first push is one (what share-all would send).
+def snapshot_if_due(hub: HubClient, state: LocalState) -> PushCounts | None:
+    """Push the seller's whole set as a snapshot when none was pushed yet, or to confirm it again.
 
-    The hub lets a seller's first PUT carry up to 10,000 new reports, while POSTs are held to a daily quota:
-    a store that starts with `run` instead of `share-all` would otherwise trickle its blacklist in for days.
-    Returns None when a snapshot was already pushed (or does not fit one PUT): the outbox then does the work.
+    The first: the hub lets a seller's first PUT carry up to 10,000 new reports, while POSTs are held to a
+    daily quota, so a store that starts with `run` instead of `share-all` would otherwise trickle its
+    blacklist in for days. Later ones, every RECONFIRM_EVERY: the hub lets reports age and expire unless
+    they are confirmed, and the seller's entries are still on the blacklist. Returns None when no snapshot
+    is due (or it does not fit one PUT, or the hub refused it): the outbox then does the work.
     """
-    if state.get_meta(SNAPSHOT_DONE) is not None:
-        return None
+    last = state.get_meta(SNAPSHOT_DONE)
+    first = last is None
+    if not first:
+        pushed_at = from_iso(last) if last != "refused" else None  # "refused": written by older agents
+        if pushed_at is not None and now() - pushed_at < RECONFIRM_EVERY:
+            return None
     known = state.known_entries()
-    reports = [Report(m, k.name) for m, k in sorted(known.items()) if k.origin == "manual"]
+    queued = state.outbox()
+    # Items the hub refused as invalid stay out (it would refuse the whole snapshot) and stay visible.
+    refused = {i.member_id for i in state.outbox(include_rejected=True)} - {i.member_id for i in queued}
+    reports = [
+        Report(m, k.name) for m, k in sorted(known.items()) if k.origin == "manual" and m not in refused
+    ]
     if not fits_one_put(reports):
         return None
     try:
@@ -42,14 +58,20 @@ def first_snapshot(hub: HubClient, state: LocalState) -> PushCounts | None:
         if exc.status_code not in (413, 422):
             raise
         # Some report is invalid: the outbox sets bad items aside one by one, so let it do the work.
-        logger.warning("first snapshot refused (%s); pushing through the outbox instead", exc)
-        state.set_meta(SNAPSHOT_DONE, "refused")
+        logger.warning("snapshot refused (%s); pushing through the outbox instead", exc)
+        state.set_meta(SNAPSHOT_DONE, iso(now()))  # tried: the next attempt is a confirmation, in a week
+        return None
+    except HubRateLimited as exc:
+        if first:
+            raise
+        # A quota answer for a confirmation: the outbox still delivers (withdrawals use no quota).
+        logger.warning("confirming the reports again must wait: %s", exc)
         return None
     with state.transaction():
         state.replace_reported(reports)
-        state.clear_outbox()
+        state.outbox_delivered([i.member_id for i in queued])  # the snapshot carried every queued wish
         state.set_meta(SNAPSHOT_DONE, iso(now()))
-    logger.info("first snapshot pushed: %d reports", len(reports))
+    logger.info("snapshot pushed (%s): %d reports", "first" if first else "confirmation", len(reports))
     return counts
 
 

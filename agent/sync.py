@@ -31,7 +31,7 @@ from agent.config import Settings
 from agent.errors import AgentError, HubError
 from agent.feed import has_pulled, pull_feed
 from agent.hub_client import HubClient
-from agent.outbox import deliver_outbox, first_snapshot
+from agent.outbox import deliver_outbox, snapshot_if_due
 from agent.policy import Policy, decide, retractions
 from agent.reconcile import reconcile
 from agent.reports import BuyerAction, CycleReport, to_data
@@ -219,7 +219,7 @@ def _push(hub: HubClient, state: LocalState, report: CycleReport) -> None:
         report.outbox_pending = len(queued)
         return
     try:
-        snapshot = first_snapshot(hub, state)
+        snapshot = snapshot_if_due(hub, state)
     except HubError as exc:
         report.problem(f"pushes kept in the outbox for the next cycle: {exc}")
         report.outbox_pending = state.outbox_counts()["pending"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -11,8 +12,10 @@ import httpx
 from agent.feed import pull_feed
 from agent.hub_client import HubClient
 from agent.hub_models import Report
-from agent.outbox import deliver_outbox
+from agent.models import BlacklistEntry
+from agent.outbox import RECONFIRM_EVERY, SNAPSHOT_DONE, deliver_outbox, snapshot_if_due
 from agent.state import LocalState
+from agent.state.db import from_iso, iso, now
 
 
 def entry(member_id: str, reporters: int = 2) -> dict[str, Any]:
@@ -130,3 +133,52 @@ def test_withdrawals_are_delivered_while_the_daily_quota_holds_new_reports_back(
     assert result.withdrawals == 1  # other stores' agents can retract now, not tomorrow
     assert result.error is not None
     assert [i.member_id for i in state.outbox()] == ["new"]
+
+
+def snapshot_recorder(sent: list[httpx.Request], status: int = 200) -> HubClient:
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        if status != 200:
+            return httpx.Response(status, json={"detail": "no"}, headers={"Retry-After": "36000"})
+        n = len(json.loads(request.content)["reports"])
+        return httpx.Response(200, json={"created": 0, "updated": 0, "unchanged": n, "withdrawn": 0})
+
+    return hub(handler)
+
+
+def test_a_running_agent_confirms_its_reports_again_before_the_hub_lets_them_age() -> None:
+    state = LocalState.in_memory()
+    state.add_manual(BlacklistEntry("mine", "Mine"))
+    sent: list[httpx.Request] = []
+    state.set_meta(SNAPSHOT_DONE, iso(now() - timedelta(days=1)))
+    assert snapshot_if_due(snapshot_recorder(sent), state) is None
+    assert sent == []  # confirmed recently: the outbox does the work
+
+    state.set_meta(SNAPSHOT_DONE, iso(now() - RECONFIRM_EVERY - timedelta(minutes=1)))
+    counts = snapshot_if_due(snapshot_recorder(sent), state)
+
+    assert counts is not None
+    assert counts.unchanged == 1
+    assert [(r.method, json.loads(r.content)["reports"][0]["member_id"]) for r in sent] == [("PUT", "mine")]
+    assert from_iso(state.get_meta(SNAPSHOT_DONE)) > now() - timedelta(minutes=1)  # type: ignore[operator]
+
+
+def test_a_refused_reconfirmation_leaves_the_outbox_to_deliver_as_usual() -> None:
+    state = LocalState.in_memory()
+    state.add_manual(BlacklistEntry("mine", "Mine"))
+    state.set_meta(SNAPSHOT_DONE, iso(now() - RECONFIRM_EVERY - timedelta(minutes=1)))
+    assert snapshot_if_due(snapshot_recorder([], status=429), state) is None
+
+
+def test_a_report_the_hub_refused_as_invalid_does_not_block_confirming_the_others() -> None:
+    state = LocalState.in_memory()
+    for member_id in ("mine", "bad"):
+        state.add_manual(BlacklistEntry(member_id, member_id.title()))
+    state.queue_report(Report("bad", "Bad"))
+    state.outbox_failed(["bad"], "422 bad name", rejected=True)
+    state.set_meta(SNAPSHOT_DONE, iso(now() - RECONFIRM_EVERY - timedelta(minutes=1)))
+    sent: list[httpx.Request] = []
+
+    assert snapshot_if_due(snapshot_recorder(sent), state) is not None
+    assert [r["member_id"] for r in json.loads(sent[0].content)["reports"]] == ["mine"]
+    assert state.outbox_counts() == {"pending": 0, "rejected": 1}  # still shown to the seller
