@@ -20,7 +20,7 @@ from agent.backend.pages import BuyerPage, PageObject
 from agent.backend.runtime import Runtime
 from agent.backend.transport import Fetched
 from agent.errors import BackendError, SessionExpired
-from agent.models import BlacklistEntry, BlacklistResult, Customer, Order, RemovalOutcome
+from agent.models import BlacklistEntry, BlacklistOutcome, BlacklistResult, Customer, Order, RemovalOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,18 @@ class Operations:
         early = self.rt.confirm.early_outcome(view)
         if early is not None:
             return BlacklistResult(member_id, name, early, _message(view))
-        form = self.rt.confirm.confirmation(view, member_id, name)
+        form = self.rt.confirm.confirmation(view, member_id)
+        shown = self.rt.confirm.name_shown_instead(view, name)
+        if shown is not None:
+            # The backend knows this buyer under another name: the same answer as its own "does not match",
+            # given before submitting, so the engine records the refusal and moves on (never a failed cycle).
+            logger.info("blacklist %s: the confirmation shows another name; nothing submitted", member_id)
+            return BlacklistResult(
+                member_id,
+                name,
+                BlacklistOutcome.MISMATCH,
+                f"the confirmation page shows the name {shown!r}, not {clean(name)!r}; nothing submitted",
+            )
         fetched = await self._submit(self.rt.confirm, form, page, self.rt.confirm.css("confirm"))
         outcome, message = self.rt.result.outcome(self.rt.result.view(fetched.url, fetched.text))
         self.layout_proven = True

@@ -254,24 +254,29 @@ class BlacklistConfirmPage(PageObject):
         outcome = view.outcome()
         return BlacklistOutcome(outcome) if outcome else None
 
-    def confirmation(self, view: PageView, member_id: str, name: str) -> Form:
-        """The form to submit, proven to be for `member_id` and `name`; raises before anything changes.
+    def confirmation(self, view: PageView, member_id: str) -> Form:
+        """The form to submit, proven to be for `member_id`; raises before anything changes.
 
-        A page that shows another buyer than the one asked for would blacklist someone else (or be refused
-        as a name mismatch after the fact), so each field the selectors name must show what was asked.
+        A page that shows another member id than the one asked for is not the page we think it is (a layout
+        change, a redirect): submitting it could blacklist someone else.
         """
         view.require("form", "confirm")
-        for field, asked in (("member_id", member_id), ("name", clean(name))):
-            if not self.spec.has(field):
-                continue
-            shown = view.text(field)  # read as every page is read: whitespace collapsed, as HTML shows it
-            if shown != asked:
-                selector = self.spec.selector(field)
+        if self.spec.has("member_id"):
+            shown = view.text("member_id")
+            if shown != member_id:
+                selector = self.spec.selector("member_id")
                 raise view.failure(
-                    f"selector {field!r} ({selector.css}) shows {shown!r}, not the requested {asked!r}; "
-                    "nothing submitted"
+                    f"selector 'member_id' ({selector.css}) shows {shown!r}, "
+                    f"not the requested {member_id!r}; nothing submitted"
                 )
         return view.form(view.one("confirm"))
+
+    def name_shown_instead(self, view: PageView, name: str) -> str | None:
+        """The name the page shows for the buyer when it is not `name` (compared as pages are read)."""
+        if not self.spec.has("name"):
+            return None
+        shown = view.text("name")  # whitespace collapsed, as HTML shows it
+        return shown if shown != clean(name) else None
 
 
 class BlacklistResultPage(PageObject):
