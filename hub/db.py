@@ -46,19 +46,47 @@ class SchemaNotReady(RuntimeError):
     """The database has not been migrated to this hub version."""
 
 
-def create_hub_engine(url: str, *, busy_timeout_ms: int = 30000) -> Engine:
+# Pool sizing: FastAPI runs the plain-`def` handlers in anyio's thread pool, 40 threads by default, and a
+# handler holds at most one connection at a time; a pool smaller than that makes busy moments open and close
+# overflow connections per request (SQLite: a new connection + its PRAGMAs; PostgreSQL: a new backend).
+POOL_SIZE = 40
+# Headroom for anything outside the handler threads (startup checks, the lifespan); rarely used. On
+# PostgreSQL, workers x (POOL_SIZE + POOL_OVERFLOW) must stay under the server's max_connections (100 by
+# default: 2 workers fit; more workers need a bigger max_connections or a pooler such as PgBouncer).
+POOL_OVERFLOW = 10
+# PostgreSQL: no `pool_pre_ping` (it costs a `SELECT 1` round trip per checkout, ~18% of a 304). A connection
+# the server dropped fails its request once (503 via the app's handler, the client retries), and SQLAlchemy
+# then invalidates the whole pool, so the next requests reconnect; connections are recycled after an hour
+# so idle ones do not outlive server-side or firewall timeouts.
+POOL_RECYCLE_SECONDS = 3600
+
+
+def create_hub_engine(
+    url: str,
+    *,
+    busy_timeout_ms: int = 30000,
+    pool_size: int = POOL_SIZE,
+    max_overflow: int = POOL_OVERFLOW,
+) -> Engine:
     """An engine configured for the hub on SQLite or PostgreSQL."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
-        if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        file_backed = bool(database) and database != ":memory:" and not str(database).startswith("file:")
+        if file_backed:
+            Path(str(database)).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        # A file database gets a QueuePool (sized as above); in-memory ones keep SQLAlchemy's own pool.
+        pooling: dict[str, Any] = {}
+        if file_backed:
+            pooling = {"pool_size": pool_size, "max_overflow": max_overflow}
         engine = create_engine(
-            url, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False}
+            url, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False}, **pooling
         )
         _configure_sqlite(engine, busy_timeout_ms)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(
+        url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=POOL_RECYCLE_SECONDS
+    )
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

@@ -14,11 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from hub.entries import refresh_entries
-from hub.models import Report, Seller
+from hub.feed import FeedState
+from hub.models import HubState, Report, Seller
 from hub.scoring import Ageing
 
 logger = logging.getLogger(__name__)
@@ -87,12 +88,29 @@ class Identity:
     enabled: bool
 
 
-def authenticate(session: Session, token: str) -> Identity | None:
-    stmt = select(Seller.id, Seller.name, Seller.store_id, Seller.enabled).where(
+def _identity_query(token: str) -> Select[int, str, str, bool]:
+    return select(Seller.id, Seller.name, Seller.store_id, Seller.enabled).where(
         Seller.token_hash == hash_token(token)
     )
-    row = session.execute(stmt).one_or_none()
+
+
+def authenticate(session: Session, token: str) -> Identity | None:
+    row = session.execute(_identity_query(token)).one_or_none()
     return Identity(row.id, row.name, row.store_id, bool(row.enabled)) if row is not None else None
+
+
+def authenticate_with_feed_state(session: Session, token: str) -> tuple[Identity, FeedState] | None:
+    """`authenticate` and `feed_state` in one SELECT: the feed poll's only query when it answers 304."""
+    stmt = (
+        _identity_query(token)
+        .add_columns(HubState.last_seq, HubState.horizon_seq)
+        .join(HubState, HubState.id == 1)
+    )
+    row = session.execute(stmt).one_or_none()
+    if row is None:
+        return None
+    identity = Identity(row.id, row.name, row.store_id, bool(row.enabled))
+    return identity, FeedState(int(row.last_seq), int(row.horizon_seq))
 
 
 def rotate_token(session: Session, seller: Seller, now: datetime) -> str:

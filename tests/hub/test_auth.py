@@ -36,6 +36,17 @@ def test_disabled_seller_gets_403_everywhere(hub: HubClient) -> None:
     ] * len(ROUTES)
 
 
+def test_a_disabled_seller_polling_with_a_current_etag_gets_403_not_304(hub: HubClient) -> None:
+    a, b = hub.add_seller("a"), hub.add_seller("b")
+    hub.push(a, report("m1"))
+    etag = hub.get("/v1/feed", params={"cursor": 0}, headers=b).headers["ETag"]
+    with hub.admin() as admin:
+        admin.set_enabled("b", False)  # b reported nothing: the feed, and so the ETag, stay the same
+    again = hub.get("/v1/feed", params={"cursor": 0}, headers=b | {"If-None-Match": etag})
+    assert again.status_code == 403
+    assert hub.get("/v1/feed", params={"cursor": 0}, headers=a | {"If-None-Match": etag}).status_code == 304
+
+
 def test_a_seller_cannot_withdraw_another_sellers_report(hub: HubClient) -> None:
     a, b = hub.add_seller("a"), hub.add_seller("b")
     hub.push(a, report("m1"))
