@@ -11,7 +11,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,6 +158,27 @@ async def http_client(mock: Mock) -> httpx.AsyncClient:
         "/login", data={"username": store["login"], "password": store["password"], "_csrf": token or ""}
     )
     return client
+
+
+async def timed_plain_http(
+    mock: Mock, jobs: list[Any], concurrency: int, job: Callable[[httpx.AsyncClient, Any], Awaitable[None]]
+) -> float:
+    """Seconds to run `job(client, item)` for every item, `concurrency` at a time, on one logged-in client."""
+    import asyncio
+
+    client = await http_client(mock)
+    slots = asyncio.Semaphore(concurrency)
+
+    async def bounded(item: Any) -> None:
+        async with slots:
+            await job(client, item)
+
+    start = time.perf_counter()
+    try:
+        await asyncio.gather(*(bounded(item) for item in jobs))
+        return time.perf_counter() - start
+    finally:
+        await client.aclose()
 
 
 def naive_browser_args(pw: Any) -> dict[str, Any]:

@@ -15,16 +15,17 @@ import sys
 import time
 from urllib.parse import quote
 
+import httpx
 import psutil
 from _driver_common import (
     Mock,
     PeakMemory,
-    http_client,
     mock_backend,
     naive_browser_args,
     naive_login,
     report,
     settings_for,
+    timed_plain_http,
 )
 from playwright.sync_api import sync_playwright
 from selectolax.lexbor import LexborHTMLParser
@@ -39,21 +40,14 @@ def link(member_id: str, name: str) -> str:
 
 async def plain_http_apply(mock: Mock, buyers: list[tuple[str, str]], concurrency: int) -> float:
     """Confirmation page and form post with httpx and no browser: what this server allows."""
-    client = await http_client(mock)
-    slots = asyncio.Semaphore(concurrency)
 
-    async def apply(member_id: str, name: str) -> None:
-        async with slots:
-            page = LexborHTMLParser((await client.get(link(member_id, name))).text)
-            form = page.css("form#blacklist-confirm-form input")
-            data = {i.attributes["name"] or "": i.attributes.get("value") or "" for i in form}
-            (await client.post("/blacklist/add", data=data)).raise_for_status()
+    async def apply(client: httpx.AsyncClient, buyer: tuple[str, str]) -> None:
+        page = LexborHTMLParser((await client.get(link(*buyer))).text)
+        form = page.css("form#blacklist-confirm-form input")
+        data = {i.attributes["name"] or "": i.attributes.get("value") or "" for i in form}
+        (await client.post("/blacklist/add", data=data)).raise_for_status()
 
-    start = time.perf_counter()
-    await asyncio.gather(*(apply(*b) for b in buyers))
-    elapsed = time.perf_counter() - start
-    await client.aclose()
-    return elapsed
+    return await timed_plain_http(mock, buyers, concurrency, apply)
 
 
 def main() -> int:

@@ -14,16 +14,17 @@ import math
 import sys
 import time
 
+import httpx
 import psutil
 from _driver_common import (
     Mock,
     PeakMemory,
-    http_client,
     mock_backend,
     naive_browser_args,
     naive_login,
     report,
     settings_for,
+    timed_plain_http,
 )
 from playwright.sync_api import sync_playwright
 
@@ -32,18 +33,11 @@ from agent.backend.driver import open_playwright_backend
 
 async def plain_http_read(mock: Mock, pages: int, concurrency: int) -> float:
     """The same page reads with httpx and no browser: what this server allows at this concurrency."""
-    client = await http_client(mock)
-    slots = asyncio.Semaphore(concurrency)
 
-    async def read(number: int) -> None:
-        async with slots:
-            (await client.get(f"/customers?page={number}")).raise_for_status()
+    async def read(client: httpx.AsyncClient, number: int) -> None:
+        (await client.get(f"/customers?page={number}")).raise_for_status()
 
-    start = time.perf_counter()
-    await asyncio.gather(*(read(n) for n in range(1, pages + 1)))
-    elapsed = time.perf_counter() - start
-    await client.aclose()
-    return elapsed
+    return await timed_plain_http(mock, list(range(1, pages + 1)), concurrency, read)
 
 
 def main() -> int:
