@@ -8,6 +8,7 @@
     ├── AlreadyRunning         another background agent holds this data dir's instance lock
     ├── CycleBusy              another sync, share-all or undo is changing this store right now
     ├── NotAutomatic           `undo` was asked about an entry the agent did not add
+    ├── ServiceConflict        `service install` would replace the service of another store's agent
     ├── BackendError           the seller backend did not do what we asked
     │   ├── SelectorNotFound   a page does not match the selectors file (layout changed)
     │   ├── SessionExpired     the backend sent us back to the login page
@@ -77,6 +78,16 @@ class CycleBusy(AgentError):
 
 class NotAutomatic(AgentError):
     """`undo` was asked to remove an entry the agent did not add (the seller's own are never touched)."""
+
+
+class ServiceConflict(AgentError):
+    """A service file of that name exists and runs another config: replacing it would move another store's
+    background agent onto this config."""
+
+    def __init__(self, message: str, *, path: Path, config_path: Path | None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.config_path = config_path
 
 
 class BackendError(AgentError):

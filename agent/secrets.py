@@ -11,6 +11,13 @@ Keyring entries are keyed so that several agents on one machine never clash:
 variables BLACKLIST_AGENT_BACKEND_PASSWORD / BLACKLIST_AGENT_HUB_TOKEN, when set, win over the keyring:
 the documented, less safe choice for servers without a keyring. No function here ever puts a secret
 into a log line or an exception message; every secret read or stored is registered with the log filter.
+
+A keyring that cannot keep a secret is refused with KeyringUnavailable (and its fixes), never trusted: the
+fail and null backends, a backend that cannot load, and any backend that does not give back what it was
+given (`store_secret` reads every secret back). keyrings.alt's EncryptedKeyring works but asks for its own
+password on the terminal, which the background agent (`run`, the service) cannot type; the messages say so.
+A missing secret may only mean that `backend.base_url` changed (a port typo: secrets are keyed by that
+address), so before saying "not stored" the backend is asked whether it answers at all.
 """
 
 from __future__ import annotations
@@ -18,19 +25,27 @@ from __future__ import annotations
 import enum
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
+import httpx
 import keyring
 import keyring.backend
 import keyring.backends.fail
+import keyring.backends.null
 import keyring.errors
 
 from agent.config import Settings
-from agent.errors import ConfigError, KeyringUnavailable, SecretMissing
+from agent.errors import BackendUnavailable, ConfigError, KeyringUnavailable, SecretMissing
 from agent.log import register_secret
 from agent.paths import APP_NAME
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+# Seconds to wait for the backend's answer when a secret is missing (is the address itself wrong?).
+_REACH_TIMEOUT = 5.0
 
 
 class SecretName(enum.StrEnum):
@@ -87,11 +102,9 @@ def get_secret(settings: Settings, name: SecretName) -> str:
         return from_env
     entry = keyring_entry(settings, name)
     backend = usable_keyring(name)
-    try:
-        value = backend.get_password(entry.service, entry.username)
-    except keyring.errors.KeyringError as exc:
-        raise _unavailable(name, backend, exc) from None
+    value = _call(name, backend, lambda: backend.get_password(entry.service, entry.username))
     if not value:
+        _check_backend_reachable(settings, name)
         raise SecretMissing(_missing_message(settings, name), secret=name.value)
     register_secret(value)
     return value
@@ -104,10 +117,11 @@ def store_secret(settings: Settings, name: SecretName, value: str) -> None:
     register_secret(value)
     entry = keyring_entry(settings, name)
     backend = usable_keyring(name)
-    try:
-        backend.set_password(entry.service, entry.username, value)
-    except keyring.errors.KeyringError as exc:
-        raise _unavailable(name, backend, exc) from None
+    _call(name, backend, lambda: backend.set_password(entry.service, entry.username, value))
+    # Some backends accept a secret and keep nothing (the null keyring, a locked or read-only store):
+    # saying "stored" then would leave the background agent without it, to fail hours later.
+    if _call(name, backend, lambda: backend.get_password(entry.service, entry.username)) != value:
+        raise _unavailable(name, backend, None, problem="it accepted the secret but did not keep it")
     logger.info("stored the %s in the keyring (%s)", name.label, describe_keyring(backend))
 
 
@@ -115,14 +129,14 @@ def delete_secret(settings: Settings, name: SecretName) -> bool:
     """Remove the secret from the keyring; False when it was not stored."""
     entry = keyring_entry(settings, name)
     backend = usable_keyring(name)
-    try:
-        if backend.get_password(entry.service, entry.username) is None:
-            return False
-        backend.delete_password(entry.service, entry.username)
-    except keyring.errors.PasswordDeleteError:
+    if _call(name, backend, lambda: backend.get_password(entry.service, entry.username)) is None:
         return False
-    except keyring.errors.KeyringError as exc:
-        raise _unavailable(name, backend, exc) from None
+    try:
+        _call(name, backend, lambda: backend.delete_password(entry.service, entry.username))
+    except KeyringUnavailable as exc:
+        if isinstance(exc.__cause__, keyring.errors.PasswordDeleteError):
+            return False
+        raise
     logger.info("deleted the %s from the keyring", name.label)
     return True
 
@@ -136,50 +150,114 @@ def env_secret(name: SecretName) -> str | None:
     return value
 
 
+# Backends that keep nothing: the fail backend raises on use, the null backend silently drops every secret.
+_KEEP_NOTHING = (keyring.backends.fail.Keyring, keyring.backends.null.Keyring)
+
+
 def usable_keyring(name: SecretName | None = None) -> keyring.backend.KeyringBackend:
-    """The keyring backend in use, or KeyringUnavailable when there is none."""
-    backend = keyring.get_keyring()
-    if isinstance(backend, keyring.backends.fail.Keyring):
+    """The keyring backend in use, or KeyringUnavailable when there is none that can keep a secret."""
+    try:
+        backend = keyring.get_keyring()
+    except Exception as exc:  # PYTHON_KEYRING_BACKEND names a backend that cannot load (missing module...)
+        raise _unavailable(name, None, exc) from exc
+    if isinstance(backend, _KEEP_NOTHING):
         raise _unavailable(name, backend, None)
     return backend
+
+
+def asks_for_a_password(backend: keyring.backend.KeyringBackend) -> bool:
+    """True for keyrings.alt's EncryptedKeyring: it asks for its own password on the terminal, once per
+    process, which a background agent cannot type."""
+    return any(cls.__name__ == "EncryptedKeyring" for cls in type(backend).__mro__)
 
 
 def check_keyring() -> str:
     """Prove the keyring answers (a read of an entry that does not exist); returns its description."""
     backend = usable_keyring()
-    try:
-        backend.get_password(f"{APP_NAME}/doctor", "probe")
-    except keyring.errors.KeyringError as exc:
-        raise _unavailable(None, backend, exc) from None
+    if asks_for_a_password(backend):
+        # Reading would ask for the keyring's password in the middle of doctor's checks.
+        return describe_keyring(backend)
+    _call(None, backend, lambda: backend.get_password(f"{APP_NAME}/doctor", "probe"))
     return describe_keyring(backend)
 
 
 def describe_keyring(backend: keyring.backend.KeyringBackend) -> str:
     kind = f"{type(backend).__module__}.{type(backend).__name__}"
+    if asks_for_a_password(backend):
+        return f"{kind} (asks for its password on the terminal: the background agent cannot type it)"
     if backend.priority < 1:
         # keyrings.alt's file backends: usable, but not what keyring itself recommends.
         return f"{kind} (not a recommended backend: secrets are only as safe as the file)"
     return kind
 
 
+def _call(name: SecretName | None, backend: keyring.backend.KeyringBackend, action: Callable[[], _T]) -> _T:
+    """One keyring operation, its failures turned into KeyringUnavailable (with the fixes)."""
+    try:
+        return action()
+    except keyring.errors.KeyringError as exc:
+        raise _unavailable(name, backend, exc) from exc
+    except (EOFError, ValueError, AssertionError, OSError) as exc:
+        if not asks_for_a_password(backend):
+            raise
+        # getpass found no terminal (EOFError), or the keyring's password was wrong (ValueError).
+        problem = (
+            "it asks for its own password on a terminal and none was typed"
+            if isinstance(exc, EOFError | OSError)
+            else "its password was not the right one"
+        )
+        raise _unavailable(name, backend, exc, problem=problem) from exc
+
+
+_TYPED_KEYRING_NOTE = (
+    "EncryptedKeyring asks for its own password on the terminal, once per command, which the background "
+    "agent (`blacklist-agent run`, the service) cannot type: use it for commands you type, and give the "
+    "background agent a Secret Service or the environment variables below"
+)
+
+
 def _unavailable(
-    name: SecretName | None, backend: keyring.backend.KeyringBackend, exc: Exception | None
+    name: SecretName | None,
+    backend: keyring.backend.KeyringBackend | None,
+    exc: BaseException | None,
+    *,
+    problem: str | None = None,
 ) -> KeyringUnavailable:
     what = f"keep the {name.label}" if name else "keep secrets"
-    problem = f"{type(exc).__name__}: {exc}" if exc else "no keyring backend is available"
+    kind = type(backend).__name__ if backend is not None else "PYTHON_KEYRING_BACKEND"
+    if problem is None:
+        problem = f"{type(exc).__name__}: {exc}" if exc else "no keyring backend is available"
+        if backend is not None and isinstance(backend, keyring.backends.null.Keyring):
+            problem = "the null keyring keeps nothing"
     env_vars = (
         f"${name.env_var}"
         if name
         else f"${SecretName.BACKEND_PASSWORD.env_var} / ${SecretName.HUB_TOKEN.env_var}"
     )
+    typed = f" ({_TYPED_KEYRING_NOTE})" if backend is not None and asks_for_a_password(backend) else ""
     return KeyringUnavailable(
-        f"No usable OS keyring to {what} ({type(backend).__name__}: {problem}). Fix it by one of: "
+        f"No usable OS keyring to {what} ({kind}: {problem}){typed}. Fix it by one of: "
         "(1) install and unlock a Secret Service such as gnome-keyring or KWallet (on Windows and macOS "
         "the system keyring works out of the box); "
-        "(2) install keyrings.alt and select a file keyring with "
-        "PYTHON_KEYRING_BACKEND=keyrings.alt.file.EncryptedKeyring (or PlaintextKeyring); "
-        f"(3) less safe, for servers: set {env_vars} in the agent's environment."
+        "(2) install keyrings.alt and select its encrypted file keyring with "
+        "PYTHON_KEYRING_BACKEND=keyrings.alt.file.EncryptedKeyring: it asks for its own password on the "
+        "terminal, which the background agent cannot type; "
+        f"(3) less safe, for servers and the background agent: set {env_vars} in the agent's environment."
     )
+
+
+def _check_backend_reachable(settings: Settings, name: SecretName) -> None:
+    """Raise BackendUnavailable when the backend does not answer at all: secrets are keyed by its address,
+    so "not stored" after a typo in `backend.base_url` would send the seller to store it again."""
+    url = settings.backend.base_url
+    try:
+        httpx.get(url, timeout=min(_REACH_TIMEOUT, settings.backend.timeout_seconds), follow_redirects=False)
+    except httpx.HTTPError as exc:
+        raise BackendUnavailable(
+            f"cannot reach the backend at {url} ({type(exc).__name__}: {exc}): check `base_url` under "
+            f"[backend] in the config, and the network. (No {name.label} is stored for this address "
+            "either: secrets are kept per backend address, so they are found again once it is right.)"
+        ) from None
 
 
 def _missing_message(settings: Settings, name: SecretName) -> str:

@@ -14,7 +14,6 @@ from typing import Annotated
 import typer
 
 from agent.cli.app import (
-    EXIT_FAILURE,
     EXIT_USAGE,
     JsonOption,
     app,
@@ -23,19 +22,24 @@ from agent.cli.app import (
     console,
     fail,
     print_json,
+    say,
     settings_from,
     warn,
 )
 from agent.config import Settings
-from agent.errors import AgentError, AlreadyRunning
+from agent.errors import AgentError, AlreadyRunning, ServiceConflict
 from agent.log import configure_logging
+from agent.paths import default_config_path
 from agent.scheduler import CycleFn, InstanceLock, Runner, Schedule, install_signal_handlers
 from agent.service import (
+    InstalledService,
     ServicePlan,
     ServiceSpec,
     install_service,
     installed_files,
+    installed_services,
     plan_service,
+    service_name_for,
     service_status,
     uninstall_service,
     validate_name,
@@ -127,26 +131,38 @@ app.add_typer(service_app, name="service")
 
 NameOption = Annotated[
     str | None,
-    typer.Option("--name", help="Instance name, for several agents on one machine (blacklist-agent-NAME)."),
+    typer.Option(
+        "--name",
+        help="The service's instance name (blacklist-agent-NAME). Default: the one installed for this "
+        "config, else none for the default config and the store's login for any other.",
+    ),
 ]
 DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Print what would be done; change nothing.")]
 
 
-def _plan(ctx: typer.Context, name: str | None) -> ServicePlan:
-
+def _plan(ctx: typer.Context, name: str | None) -> tuple[ServicePlan, ServiceSpec, list[InstalledService]]:
+    """This config's service plan, and every service of this agent installed on the machine."""
     try:
         name = validate_name(name)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--name") from None
     settings = settings_from(ctx)  # the service must start with a config that loads
+    config = config_path(ctx).expanduser().absolute()
+    working_dir = settings.data_dir.absolute()
+    installed = installed_services(working_dir=working_dir)
+    if name is None:
+        is_default = config == default_config_path().expanduser().absolute()
+        name = service_name_for(
+            config, settings.backend.username, installed=installed, is_default_config=is_default
+        )
     spec = ServiceSpec(
         python=Path(sys.executable),
-        config_path=config_path(ctx).expanduser().absolute(),
-        working_dir=settings.data_dir.absolute(),
+        config_path=config,
+        working_dir=working_dir,
         log_dir=settings.log_dir.absolute(),
         name=name,
     )
-    return plan_service(spec)
+    return plan_service(spec), spec, installed
 
 
 def _print_commands(title: str, commands: list[list[str]]) -> None:
@@ -158,91 +174,120 @@ def _print_commands(title: str, commands: list[list[str]]) -> None:
             console.print("  " + shlex.join(argv), markup=False, highlight=False)
 
 
-def _warn_env_secrets(settings: Settings) -> None:
-    from agent.secrets import SecretName
+def _warn_about_secrets(settings: Settings) -> None:
+    """The service sees neither this shell's environment nor a terminal to type a keyring password into."""
+    from agent.secrets import SecretName, asks_for_a_password, usable_keyring
 
-    for name in SecretName:
-        if os.environ.get(name.env_var):
+    commands = {
+        SecretName.BACKEND_PASSWORD: "`blacklist-agent login`",
+        SecretName.HUB_TOKEN: "`blacklist-agent secrets set hub-token --stdin`",
+    }
+    for secret in SecretName:
+        if os.environ.get(secret.env_var):
             warn(
-                f"${name.env_var} is set in this shell, but the service will not see it: store the "
-                f"{name.label} in the keyring instead (`blacklist-agent login` / `secrets set hub-token`)"
+                f"${secret.env_var} is set in this shell, but the service will not see it: store the "
+                f"{secret.label} in the keyring instead ({commands[secret]})"
             )
+    try:
+        backend = usable_keyring()
+    except AgentError:
+        return  # the first cycle says what is wrong with the keyring, with its fixes
+    if asks_for_a_password(backend):
+        warn(
+            f"the keyring in use ({type(backend).__name__}) asks for its own password on the terminal, "
+            "which the background agent cannot type: every cycle would fail. Give it a Secret Service "
+            "(gnome-keyring, KWallet) or, on a server, set the secrets' environment variables in the "
+            "service's own environment"
+        )
 
 
 @service_app.command("install")
 def service_install(ctx: typer.Context, name: NameOption = None, dry_run: DryRunOption = False) -> None:
-    """Install the background agent to start at login, and start it now."""
+    """Install the background agent to start at login, and start it now (one service per store)."""
 
-    plan = _plan(ctx, name)
+    plan, spec, _ = _plan(ctx, name)
     if dry_run:
         for path, content in plan.files.items():
             console.print(f"would write {path}:", markup=False, highlight=False)
             console.print(content, markup=False, highlight=False)
         _print_commands("would run:", plan.install_commands)
+        if plan.manager_problem:
+            warn(f"but it cannot be installed from here: {plan.manager_problem}")
         return
-    _warn_env_secrets(settings_from(ctx))
-    outcome = install_service(plan)
+    if not plan.commands_usable:
+        raise fail(f"{plan.service_name} was NOT installed: {plan.manager_problem or 'no service manager'}")
+    _warn_about_secrets(settings_from(ctx))
+    try:
+        outcome = install_service(plan, config_path=spec.config_path)
+    except ServiceConflict as exc:
+        raise fail(
+            str(exc),
+            hint="give this store's agent a service of its own: "
+            "`blacklist-agent service install --name NAME` (letters, digits, '-' or '_')",
+        ) from None
     for path in outcome.files_written:
-        console.print(f"wrote {path}", markup=False, highlight=False)
+        say(f"wrote {path}")
     for argv, code, output in outcome.commands_run:
         status = "ok" if code == 0 else f"failed (exit {code}): {output}"
-        console.print(f"ran {' '.join(argv)}: {status}", markup=False, highlight=False)
-    _print_commands("Run these to start it (they cannot run from here):", outcome.commands_to_run)
-    for note in plan.notes:
-        console.print(note, markup=False, highlight=False)
+        say(f"ran {' '.join(argv)}: {status}")
     if not outcome.ok:
-        raise typer.Exit(EXIT_FAILURE)
-    if outcome.commands_run:
-        console.print(f"{plan.service_name} installed and started; it will start at every login.")
+        raise fail(f"{plan.service_name} was NOT installed: a service manager command failed (above)")
+    say(
+        f"{plan.service_name} installed and started for {spec.config_path}; it starts at every login. "
+        "`blacklist-agent service status` shows it."
+    )
 
 
 @service_app.command("uninstall")
 def service_uninstall(ctx: typer.Context, name: NameOption = None, dry_run: DryRunOption = False) -> None:
-    """Stop the background agent and remove it from start at login."""
+    """Stop this store's background agent and remove it from start at login."""
 
-    plan = _plan(ctx, name)
+    plan, _, _ = _plan(ctx, name)
     if dry_run:
-        _print_commands("would run:", plan.uninstall_commands)
+        _print_commands("would run:", plan.uninstall_commands if plan.commands_usable else [])
         for path in installed_files(plan):
-            console.print(f"would remove {path}", markup=False, highlight=False)
+            say(f"would remove {path}")
         return
     outcome = uninstall_service(plan)
     for argv, code, _ in outcome.commands_run:
-        console.print(f"ran {' '.join(argv)} (exit {code})", markup=False, highlight=False)
+        say(f"ran {' '.join(argv)} (exit {code})")
     for path in outcome.files_removed:
-        console.print(f"removed {path}", markup=False, highlight=False)
-    _print_commands("Also run these (they cannot run from here):", outcome.commands_to_run)
+        say(f"removed {path}")
     if not outcome.files_removed:
-        console.print(f"{plan.service_name} was not installed.")
+        say(f"{plan.service_name} was not installed.")
+    elif outcome.commands_to_run and plan.manager_problem:
+        warn(f"the service manager could not be asked to stop it: {plan.manager_problem}")
 
 
 @service_app.command("status")
 def service_status_cmd(ctx: typer.Context, name: NameOption = None, json_output: JsonOption = False) -> None:
-    """Say whether the background agent is installed, and what the service manager says about it."""
+    """Say whether this store's background agent is installed, and what the service manager says."""
 
-    plan = _plan(ctx, name)
-    installed, manager = service_status(plan)
+    plan, spec, installed = _plan(ctx, name)
+    is_installed, manager = service_status(plan)
+    others = [s for s in installed if s.config_path != spec.config_path]
     if json_output:
         print_json(
             {
                 "service": plan.service_name,
                 "platform": plan.platform,
-                "installed": installed,
+                "config": spec.config_path,
+                "installed": is_installed,
                 "files": [str(p) for p in installed_files(plan)],
                 "manager": manager,
+                "manager_problem": plan.manager_problem,
+                "other_services": [{"path": s.path, "config": s.config_path} for s in others],
             }
         )
         return
     where = ", ".join(str(p) for p in installed_files(plan))
-    console.print(
-        f"{plan.service_name}: {'installed (' + where + ')' if installed else 'not installed'}",
-        markup=False,
-        highlight=False,
-    )
+    say(f"{plan.service_name}: {'installed (' + where + ')' if is_installed else 'not installed'}")
     if manager:
-        console.print(manager, markup=False, highlight=False)
-    elif installed:
-        _print_commands("Ask the service manager with:", plan.status_commands)
+        say(manager)
+    elif plan.manager_problem:
+        say(f"The service manager cannot be asked from here: {plan.manager_problem}.")
+    for other in others:
+        say(f"Another store's service: {other.path} (config {other.config_path or 'unreadable'})")
 
 
 # -- demo -------------------------------------------------------------------------------------------

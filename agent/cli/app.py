@@ -3,7 +3,9 @@
 Command modules (`setup_cmds`, `sync_cmds`, `agent_cmds`) import `app` and the helpers below and register
 their commands on it; `agent.cli.__init__` imports them all. Errors are mapped to exit codes in one place
 (`AgentGroup.invoke`): 0 success, 1 failure (any AgentError), 2 usage or config error (ConfigError and
-click's own usage errors). A traceback is shown only with -v; it always goes to the log file.
+click's own usage errors). An error is printed once, with a hint when one is known (`agent.cli.hints`); its
+traceback is shown only with -v and always goes to the log file. Every command a message suggests names the
+`--config` the user passed (`agent.log.with_config`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -27,7 +30,14 @@ from typer.core import TyperGroup
 from agent import __version__
 from agent.config import Settings, load_settings
 from agent.errors import AgentError, ConfigError
-from agent.log import CLI_LOG_FILE_NAME, configure_logging, redact
+from agent.log import (
+    CLI_LOG_FILE_NAME,
+    FILE_ONLY,
+    configure_logging,
+    redact,
+    set_command_config,
+    with_config,
+)
 from agent.paths import resolve_config_path
 
 if TYPE_CHECKING:
@@ -62,15 +72,32 @@ def exit_code_for(exc: BaseException) -> int:
 
 
 def report_error(exc: BaseException, *, verbosity: int = 0) -> int:
-    """Print a one-line error (redacted) to stderr, log the traceback, and return the exit code."""
+    """Print a one-line error (redacted) and its hint to stderr, log the traceback, return the exit code."""
+    from agent.cli import hints
+
     code = exit_code_for(exc)
     message = str(exc) if isinstance(exc, AgentError) else f"unexpected {type(exc).__name__}: {exc}"
-    # The traceback always reaches the log file; on the console only with -v.
-    logger.info("command failed: %s", message, exc_info=exc)
-    err_console.print(f"[bold red]error:[/] {escape(redact(message))}", soft_wrap=True)
+    # The log file gets the traceback; the console gets it only with -v, and the message once (below).
+    logger.info("command failed: %s", message, exc_info=exc, extra=FILE_ONLY)
+    if verbosity >= 1:
+        trace = "".join(traceback.format_exception(exc))
+        err_console.print(redact(trace), markup=False, highlight=False, soft_wrap=True, end="")
+    _print_error(message)
+    hint = hints.for_error(exc)
+    if hint:
+        print_hint(hint)
     if verbosity == 0 and not isinstance(exc, AgentError):
         err_console.print("(run again with -v to see the traceback)", style="dim")
     return code
+
+
+def _print_error(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {escape(with_config(redact(message)))}", soft_wrap=True)
+
+
+def print_hint(message: str) -> None:
+    """A line under an error saying what fixes it."""
+    err_console.print(f"[yellow]hint:[/] {escape(with_config(message))}", soft_wrap=True)
 
 
 class AgentGroup(TyperGroup):
@@ -128,6 +155,7 @@ def _global_options(
 ) -> None:
     """Share your store's buyer blacklist through a hub, and apply the pooled blacklist to your store."""
     ctx.obj = CliState(config=config, verbosity=verbose)
+    set_command_config(config.expanduser().absolute() if config is not None else None)
     configure_logging(verbosity=verbose)
 
 
@@ -238,12 +266,19 @@ def _cell(value: object) -> str:
     return escape(str(value))
 
 
-def fail(message: str, *, code: int = EXIT_FAILURE) -> typer.Exit:
-    """Print an error and return the Exit to raise: `raise fail("...")`."""
-    logger.info("command failed: %s", message)
-    err_console.print(f"[bold red]error:[/] {escape(redact(message))}", soft_wrap=True)
+def fail(message: str, *, code: int = EXIT_FAILURE, hint: str | None = None) -> typer.Exit:
+    """Print an error (and its hint) and return the Exit to raise: `raise fail("...")`."""
+    logger.info("command failed: %s", message, extra=FILE_ONLY)
+    _print_error(message)
+    if hint:
+        print_hint(hint)
     return typer.Exit(code)
 
 
 def warn(message: str) -> None:
-    err_console.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
+    err_console.print(f"[yellow]warning:[/] {escape(with_config(message))}", soft_wrap=True)
+
+
+def say(message: str) -> None:
+    """A line of normal output (never markup), with `--config` named in the commands it suggests."""
+    console.print(with_config(message), markup=False, highlight=False)

@@ -8,6 +8,7 @@ import typer
 
 from agent.cli.app import JsonOption, app, console, err_console, fail, open_store, print_rows, settings_from
 from agent.models import BlacklistOutcome, RemovalOutcome
+from agent.wording import plural
 
 blacklist_app = typer.Typer(
     help="Read or change your store's own blacklist in the seller backend.",
@@ -33,7 +34,7 @@ def blacklist_list(ctx: typer.Context, json_output: JsonOption = False) -> None:
         rows,
         [("member_id", "Member ID"), ("name", "Name"), ("blacklisted_at", "Blacklisted at")],
         json_output=json_output,
-        title=f"{len(rows)} blacklisted buyer(s)",
+        title=plural(len(rows), "blacklisted buyer"),
         empty="The blacklist is empty.",
     )
 

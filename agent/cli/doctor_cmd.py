@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import httpx
 import typer
 
+from agent.cli import hints
 from agent.cli.app import (
     EXIT_FAILURE,
     JsonOption,
@@ -24,8 +25,8 @@ from agent.cli.app import (
     settings_from,
 )
 from agent.config import Settings
-from agent.errors import AgentError, KeyringUnavailable, LoginNeedsHuman, SecretMissing
-from agent.log import redact
+from agent.errors import AgentError, HubRejected, KeyringUnavailable, LoginNeedsHuman, SecretMissing
+from agent.log import redact, with_config
 from agent.secrets import SecretName, backend_password, check_keyring, env_secret
 
 logger = logging.getLogger(__name__)
@@ -112,8 +113,12 @@ def _login(settings: Settings) -> str:
 def _hub_token(settings: Settings) -> str:
     from agent.hub_client import HubClient
 
-    with HubClient.from_settings(settings) as client:
-        me = client.me()
+    try:
+        with HubClient.from_settings(settings) as client:
+            me = client.me()
+    except HubRejected as exc:
+        # Name where the refused token came from (the environment wins over the keyring).
+        raise _CheckFailed(str(exc), hints.for_error(exc) or "") from None
     return f"the hub knows this agent as {me.get('name')!s} (store {me.get('store_id')!s})"
 
 
@@ -187,7 +192,7 @@ _MARKS = {"ok": "[green]ok  [/]", "fail": "[bold red]FAIL[/]", "skip": "[dim]ski
 @app.command()
 def doctor(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Check config, selectors, browser, backend, keyring, login, hub and hub token; one line each."""
-    checks = run_checks(ctx)
+    checks = [replace(c, detail=with_config(c.detail), hint=with_config(c.hint)) for c in run_checks(ctx)]
     if json_output:
         print_json([asdict(c) for c in checks])
     else:

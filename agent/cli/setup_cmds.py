@@ -20,6 +20,7 @@ from agent.cli.app import (
     fail,
     open_store,
     read_secret_input,
+    say,
     settings_from,
     warn,
 )
@@ -94,7 +95,7 @@ def init(
             "this config uses the default data dir; if another agent runs on this machine, give each its own "
             "with --data-dir (or data_dir in the file) so their state and sessions never mix"
         )
-    console.print("Next: `blacklist-agent login` to store the password, then `blacklist-agent doctor`.")
+    say("Next: `blacklist-agent login` to store the password, then `blacklist-agent doctor`.")
 
 
 @app.command()
@@ -195,7 +196,7 @@ def secrets_set(
     store_secret(settings, name, value)
     console.print(f"Stored the {name.label} in the keyring.")
     if name is SecretName.BACKEND_PASSWORD:
-        console.print("Check it with `blacklist-agent doctor` (or store it with `login`, which checks it).")
+        say("Check it with `blacklist-agent doctor` (or store it with `blacklist-agent login`: it checks).")
     if os.environ.get(name.env_var):
         warn(f"${name.env_var} is set and takes precedence over the keyring")
 

@@ -1,4 +1,8 @@
-"""`share-all`, `sync`, `status`, `allow`, `undo`, `audit`: sharing and the seller's levers over it."""
+"""`share-all`, `sync`, `status`, `allow`, `disallow`, `undo`, `audit`: sharing, and the seller's levers.
+
+Long work (`share-all`, `sync`, `undo`) shows its progress on stderr (`ProgressView`), so stdout keeps only
+the result (a table, or JSON with --json).
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,25 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from agent.cli.app import JsonOption, app, console, err_console, fail, print_json, settings_from
+from agent.cli import hints
+from agent.cli.app import (
+    JsonOption,
+    app,
+    console,
+    err_console,
+    fail,
+    print_hint,
+    print_json,
+    say,
+    settings_from,
+)
+from agent.cli.progress_view import ProgressView
+from agent.log import with_config
 from agent.session import AgentSession
-from agent.sync.progress import Progress as ProgressEvent
+from agent.sync.cycle_result import ShareReport
+from agent.wording import details_text, plural, reasons_text
 
 DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="Compute and print what would change; change nothing.")
@@ -47,37 +64,56 @@ def _stop_on_signals() -> Iterator[threading.Event]:
 def share_all_command(
     ctx: typer.Context, dry_run: DryRunOption = False, json_output: JsonOption = False
 ) -> None:
-    """Push your whole blacklist (your own entries only, never the agent's) to the hub as a full snapshot."""
+    """Push your whole blacklist (your own entries only, never the agent's) to the hub as a full snapshot.
+
+    With --dry-run, list the buyers that would be pushed and withdrawn (also in --json), changing nothing.
+    """
     settings = settings_from(ctx)
-    with AgentSession(settings) as agent, _stop_on_signals() as stop:
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-        with Progress(*columns, console=err_console, transient=True) as bar:
-            task = bar.add_task("Reading the blacklist and pushing", total=None)
-
-            def advance(event: ProgressEvent) -> None:
-                bar.update(
-                    task, description=event.message or event.stage, completed=event.done, total=event.total
-                )
-
-            report = agent.share_all(dry_run=dry_run, progress=advance, stop=stop)
+    with AgentSession(settings) as agent, _stop_on_signals() as stop, ProgressView(err_console) as view:
+        report = agent.share_all(dry_run=dry_run, progress=view, stop=stop)
     if json_output:
         print_json(report.as_dict())
     else:
         console.print(report.render())
+        if dry_run:
+            _print_share_preview(report)
+    _hint_for_problems(report.errors)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _print_share_preview(report: ShareReport) -> None:
+    """The buyers a share-all would push and withdraw, by name."""
+    if not report.to_push and not report.to_withdraw:
+        say("Nothing would change on the hub.")
+        return
+    table = Table(title="What share-all would do (dry run)", title_justify="left")
+    table.add_column("buyer", overflow="fold")
+    table.add_column("on the hub")
+    for member_id in report.to_push:
+        name = report.names.get(member_id)
+        table.add_row(escape(f"{name} ({member_id})" if name else member_id), "reported (yours)")
+    for member_id in report.to_withdraw:
+        table.add_row(escape(member_id), "withdrawn (no longer on your blacklist)")
+    console.print(table)
+
+
+def _hint_for_problems(problems: list[str]) -> None:
+    for hint in hints.for_problems(problems):
+        print_hint(hint)
 
 
 @app.command("sync")
 def sync_command(ctx: typer.Context, dry_run: DryRunOption = False, json_output: JsonOption = False) -> None:
     """One cycle: read your blacklist and new orders, push your changes, pull the shared list, act on it."""
     settings = settings_from(ctx)
-    with AgentSession(settings) as agent, _stop_on_signals() as stop, err_console.status("Syncing"):
-        report = agent.sync(dry_run=dry_run, stop=stop)
+    with AgentSession(settings) as agent, _stop_on_signals() as stop, ProgressView(err_console) as view:
+        report = agent.sync(dry_run=dry_run, stop=stop, progress=view)
     if json_output:
         print_json(report.as_dict())
     else:
         console.print(report.render())
+    _hint_for_problems(report.errors)
     if not report.ok:
         if report.outcome == "partial":
             err_console.print("partial success: see the errors above", style="yellow")
@@ -100,18 +136,20 @@ def status_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
         table.add_row(
             "last cycle",
             f"{last['kind']} {last['outcome']} at {_when(last['finished_at'] or last['started_at'])}: "
-            f"{last['added']} added, {last['retracted']} retracted, {last['reports_pushed']} reports pushed",
+            f"{last['added']} added, {last['retracted']} retracted, "
+            f"{plural(last['reports_pushed'], 'report')} pushed",
         )
         for problem in last["errors"] + last["warnings"]:
             table.add_row("", escape(problem))
     else:
         table.add_row("last cycle", "never ran")
     table.add_row(
-        "next run", _when(data["next_run_at"]) or "not scheduled (is `blacklist-agent run` running?)"
+        "next run",
+        _when(data["next_run_at"]) or with_config("not scheduled (is `blacklist-agent run` running?)"),
     )
     counts = data["blacklist"]
     table.add_row("blacklist", f"{counts['manual']} yours, {counts['agent']} added by the agent")
-    table.add_row("allowlist", str(data["allowlist"]))
+    table.add_row("allowlist", plural(data["allowlist"], "buyer"))
     outbox = data["outbox"]
     table.add_row(
         "outbox",
@@ -143,7 +181,7 @@ def _print_alerts(alerts: list[dict[str, Any]]) -> None:
     for column in ("order", "buyer", "reporters", "score", "reasons"):
         table.add_column(column)
     for a in alerts:
-        reasons = ", ".join(f"{k} ×{v}" for k, v in sorted(a["reasons"].items()))
+        reasons = reasons_text(a["reasons"])
         table.add_row(
             escape(a["order_id"]),
             escape(f"{a['name']} ({a['member_id']})"),
@@ -158,28 +196,70 @@ def _print_alerts(alerts: list[dict[str, Any]]) -> None:
 def allow_command(
     ctx: typer.Context,
     member_id: Annotated[str, typer.Argument(help="The buyer's MemberId.")],
+    undo: Annotated[
+        bool,
+        typer.Option("--undo", help="Also remove the entry the agent added for this buyer (as `undo` does)."),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Never blacklist this buyer automatically (your own blacklist is not changed)."""
+    """Never blacklist this buyer automatically. An entry the agent already added stays until --undo."""
     with AgentSession(settings_from(ctx)) as agent:
-        added = agent.allow(member_id)
         automatic = member_id in agent.state.blacklist.automatic()
+        known = agent.state.blacklist.known().get(member_id)
+        if undo and automatic:
+            with ProgressView(err_console) as view:
+                undone = agent.undo(member_id, progress=view)  # allowlists first, then removes
+            added, still_blacklisted = True, False
+        else:
+            undone, added, still_blacklisted = [], agent.allow(member_id), automatic
     if json_output:
         print_json(
             {
                 "member_id": member_id,
                 "allowlisted": True,
                 "already": not added,
-                "still_blacklisted_by_agent": automatic,
+                "undone": bool(undone),
+                "still_blacklisted_by_agent": still_blacklisted,
             }
         )
         return
-    console.print(f"{member_id} is {'now' if added else 'already'} on the allowlist.")
-    if automatic:
-        console.print(
-            f"The agent had already blacklisted {member_id}; "
-            f"run `blacklist-agent undo {member_id}` to remove it."
+    for u in undone:
+        say(f"Removed {u.name} ({u.member_id}) from your blacklist and put them on the allowlist.")
+    if not undone:
+        now = "now" if added else "already"
+        say(f"{member_id} is {now} on the allowlist: the agent never blacklists them automatically.")
+    if still_blacklisted:
+        say(
+            f"The agent had already blacklisted {member_id}, and allowing does not remove that entry: "
+            f"run `blacklist-agent allow --undo {member_id}` (or `blacklist-agent undo {member_id}`) "
+            "to remove it."
         )
+    elif undo and known is not None and known.origin == "manual":
+        say(
+            f"{member_id} is on your blacklist by your own hand; the agent never removes those. "
+            f"`blacklist-agent blacklist remove {member_id}` does."
+        )
+
+
+@app.command("disallow")
+def disallow_command(
+    ctx: typer.Context,
+    member_id: Annotated[str, typer.Argument(help="The buyer's MemberId.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Take a buyer off the allowlist: the agent may blacklist them again when the shared list says so."""
+    with AgentSession(settings_from(ctx)) as agent:
+        removed = agent.disallow(member_id)
+    if json_output:
+        print_json({"member_id": member_id, "removed": removed})
+        return
+    if removed:
+        say(
+            f"{member_id} is off the allowlist: a later sync blacklists them if the shared list passes "
+            "your policy."
+        )
+    else:
+        say(f"{member_id} was not on the allowlist; nothing changed.")
 
 
 @app.command("undo")
@@ -187,20 +267,26 @@ def undo_command(
     ctx: typer.Context,
     member_id: Annotated[str | None, typer.Argument(help="The buyer's MemberId.")] = None,
     everything: Annotated[bool, typer.Option("--all", help="Undo every entry the agent added.")] = False,
+    dry_run: DryRunOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """Remove what the agent added (one buyer or --all), allowlist them, and record why in the audit log."""
     if (member_id is None) == (not everything):
         raise fail("give either a MEMBER_ID or --all", code=2)
-    with AgentSession(settings_from(ctx)) as agent, err_console.status("Undoing"):
-        undone = agent.undo(member_id, everything=everything)
+    with AgentSession(settings_from(ctx)) as agent, ProgressView(err_console) as view:
+        undone = agent.undo(member_id, everything=everything, dry_run=dry_run, progress=view)
     if json_output:
-        print_json([{"member_id": u.member_id, "name": u.name, "score": u.score} for u in undone])
+        print_json(
+            [{"member_id": u.member_id, "name": u.name, "score": u.score, "dry_run": dry_run} for u in undone]
+        )
         return
     if not undone:
-        console.print("The agent has added nothing to undo.")
+        say("The agent has added nothing to undo.")
+    verb = "Would remove" if dry_run else "Removed"
     for u in undone:
-        console.print(f"Removed {escape(u.name)} ({u.member_id}) and put them on the allowlist.")
+        say(f"{verb} {u.name} ({u.member_id}) and put them on the allowlist.")
+    if dry_run and undone:
+        say(f"(dry run: nothing changed; {plural(len(undone), 'entry', 'entries')} would be undone)")
 
 
 @app.command("audit")
@@ -220,12 +306,11 @@ def audit_command(
         entries.add_column(column)
     for e in data["automatic_entries"]:
         p = e["provenance"]
-        reasons = ", ".join(f"{k} ×{v}" for k, v in sorted((p.get("reasons") or {}).items()))
         entries.add_row(
             escape(f"{e['name']} ({e['member_id']})"),
             str(p.get("reporters", "")),
             str(e["score"]),
-            reasons,
+            escape(reasons_text(p.get("reasons"))),
             _when(e["added_at"]),
         )
     console.print(entries if data["automatic_entries"] else "The agent has added no entry.")
@@ -233,11 +318,25 @@ def audit_command(
     for column in ("when", "action", "buyer", "details"):
         log.add_column(column, overflow="fold")
     for r in data["log"]:
-        details = ", ".join(f"{k}={v}" for k, v in sorted(r["details"].items()))
         buyer = f"{r['name']} ({r['member_id']})" if r["name"] else r["member_id"]
-        log.add_row(_when(r["at"]), r["action"], escape(buyer), escape(details))
+        details = details_text(r["details"], member_id=r["member_id"])
+        log.add_row(_when(r["at"]), _ACTIONS.get(r["action"], r["action"]), escape(buyer), escape(details))
     if data["log"]:
         console.print(log)
+
+
+# Audit actions as a seller reads them.
+_ACTIONS = {
+    "add": "added",
+    "retract": "retracted",
+    "evict": "removed to make room",
+    "undo": "undone",
+    "allow": "allowlisted",
+    "disallow": "taken off the allowlist",
+    "seller_removed": "removed by you",
+    "add_refused": "refused by the store",
+    "share_all": "shared all",
+}
 
 
 def _when(iso_text: str | None) -> str:

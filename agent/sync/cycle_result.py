@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agent.hub_models import SharedEntry
+from agent.wording import plural
 
 
 def to_data(value: Any) -> Any:
@@ -102,7 +103,7 @@ class CycleReport:
         table = Table(title=f"sync{' (dry run: nothing changed)' if self.dry_run else ''}: {self.outcome}")
         table.add_column("step")
         table.add_column("result", overflow="fold")
-        table.add_row("your store", f"{self.blacklist_size} blacklist entries")
+        table.add_row("your store", plural(self.blacklist_size, "blacklist entry", "blacklist entries"))
         table.add_row(
             "seller's changes",
             f"{len(self.new_manual)} new, {len(self.manual_removed)} removed, "
@@ -111,11 +112,11 @@ class CycleReport:
         table.add_row("orders", f"{self.new_orders} new of {self.orders_read} read")
         table.add_row(
             "pushed to the hub" if not self.dry_run else "would push to the hub",
-            f"{self.reports_pushed} reports, {self.withdrawals_pushed} withdrawals; "
+            f"{plural(self.reports_pushed, 'report')}, {plural(self.withdrawals_pushed, 'withdrawal')}; "
             f"{self.outbox_pending} waiting in the outbox"
             + (f"; {len(self.pushes_rejected)} refused by the hub" if self.pushes_rejected else ""),
         )
-        feed = "nothing new (304)" if self.feed_not_modified else f"{self.feed_changes} changes"
+        feed = "nothing new (304)" if self.feed_not_modified else plural(self.feed_changes, "change")
         table.add_row("pulled from the hub", feed + (" (full re-pull)" if self.feed_full_repull else ""))
         table.add_row("would add" if self.dry_run else "added", _names(self.added))
         table.add_row(f"{verb}retract" if self.dry_run else "retracted", _names(self.retracted))
@@ -159,6 +160,7 @@ class ShareReport:
     batched: bool = False  # over one PUT's limits: upserted in batches, withdrawals one by one
     to_push: list[str] = field(default_factory=list)  # dry run: the member ids that would be pushed
     to_withdraw: list[str] = field(default_factory=list)  # dry run: the member ids that would be withdrawn
+    names: dict[str, str] = field(default_factory=dict)  # dry run: member id → name, for what would be pushed
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -191,7 +193,7 @@ def _names(actions: list[BuyerAction], limit: int = 10) -> str:
         return "none"
     shown = []
     for a in actions[:limit]:
-        extra = f"{a.reporters} reporters, score {a.score}" if a.reporters is not None else ""
+        extra = f"{plural(a.reporters, 'reporter')}, score {a.score}" if a.reporters is not None else ""
         if a.why:
             extra = f"{extra}; {a.why}" if extra else a.why
         shown.append(f"{a.name} ({a.member_id})" + (f" [{extra}]" if extra else ""))

@@ -36,6 +36,7 @@ from agent.sync.outbox import deliver_outbox, snapshot_if_due
 from agent.sync.policy import Policy, Retraction, decide, retractions
 from agent.sync.progress import Progress, ProgressSink
 from agent.sync.reconcile import reconcile
+from agent.wording import plural
 
 logger = logging.getLogger(__name__)
 
@@ -89,13 +90,13 @@ def run_cycle(
     state.cycles.finish(cycle_id, report.outcome, report.as_dict())
     state.intents.prune(now() - INTENT_RETENTION)
     logger.info(
-        "sync %s: %d added, %d retracted, %d reports and %d withdrawals pushed, %d alerts",
+        "sync %s: %d added, %d retracted, %s and %s pushed, %s",
         report.outcome,
         len(report.added),
         len(report.retracted),
-        report.reports_pushed,
-        report.withdrawals_pushed,
-        len(report.alerts),
+        plural(report.reports_pushed, "report"),
+        plural(report.withdrawals_pushed, "withdrawal"),
+        plural(len(report.alerts), "alert"),
     )
     return report
 
@@ -128,6 +129,7 @@ class _Steps:
     def run(self) -> None:
         report, state, stop = self.report, self.state, self.stop
         with self.backend_factory() as backend:
+            self.progress(Progress("login", 0, None, "logging in to the store"))
             backend.ensure_session()  # 1
             seen = self.read_blacklist(backend)  # 2
             if stop.is_set():
@@ -166,6 +168,7 @@ class _Steps:
             self.alert(new_orders, shared)  # 9
 
     def read_blacklist(self, backend: Backend) -> list[BlacklistEntry]:
+        self.progress(Progress("blacklist", 0, None, "reading the store's blacklist"))
         seen = backend.read_blacklist()
         diff = reconcile(self.state, seen)
         report = self.report
@@ -180,6 +183,7 @@ class _Steps:
     def record_orders(self, backend: Backend) -> list[Order]:
         state = self.state
         watermark = state.orders.watermark
+        self.progress(Progress("orders", 0, None, "reading new orders"))
         orders = backend.read_orders(newer_than=watermark - ORDERS_OVERLAP if watermark else None)
         with state.transaction():
             new = state.orders.record(orders)
@@ -219,6 +223,7 @@ class _Steps:
         self.progress(Progress("push", pushed, pushed, "pushed reports and withdrawals"))
 
     def pull(self, hub: HubClient) -> None:
+        self.progress(Progress("pull", 0, None, "pulling the shared list"))
         try:
             pulled = pull_feed(hub, self.state, stop=self.stop)
         except HubError as exc:

@@ -1,7 +1,8 @@
 """Progress of long work (a cycle, share-all, undo), as plain events any front can show.
 
 The CLI draws a progress bar on a terminal (plain lines otherwise), the dashboard streams the events to the
-page, the background agent logs them. A sink must be cheap and must not raise.
+page, the background agent logs them. A sink must be cheap and must not raise. A slow step first says it
+starts (`done` 0, `total` None), so a front can name what it is waiting for.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 class Progress:
     """`stage` advanced to `done` of `total` (None: unknown); `message` says it in words."""
 
-    stage: str  # blacklist | orders | push | pull | retract | add | share | undo
+    stage: str  # login | blacklist | orders | push | pull | retract | add | share | undo
     done: int
     total: int | None = None
     message: str = ""

@@ -47,7 +47,9 @@ def share_all(
     report = ShareReport(dry_run=dry_run)
     tell = progress or (lambda _: None)
     with backend_factory() as backend:
+        tell(Progress("login", 0, None, "logging in to the store"))
         backend.ensure_session()
+        tell(Progress("blacklist", 0, None, "reading the store's blacklist"))
         seen = backend.read_blacklist()
     tell(Progress("blacklist", len(seen), len(seen), "read the store's blacklist"))
     if dry_run:
@@ -60,10 +62,12 @@ def share_all(
         report.withdrawn = len(reported - mine)
         report.batched = not fits_one_put(reports)
         report.to_push = [r.member_id for r in reports if r.member_id not in reported]
+        report.names = {r.member_id: r.name for r in reports if r.member_id not in reported}
         report.to_withdraw = sorted(reported - mine)
         return report
     reports = _sellers_reports(state, seen, report)
     if fits_one_put(reports):
+        tell(Progress("share", 0, len(reports), "pushing the snapshot"))
         counts = hub.put_snapshot(reports)
         tell(Progress("share", len(reports), len(reports), "pushed the snapshot"))
     else:

@@ -135,5 +135,5 @@ def test_run_console_shows_the_cycle_but_not_every_http_request(world: World) ->
 
     console = run.stdout + run.stderr
     assert run.returncode == 0, console
-    assert "INFO agent." in console  # the agent's own progress is shown...
+    assert "sync cycle 1 done" in console  # the agent's own progress is shown...
     assert "HTTP Request:" not in console  # ...without httpx narrating each hub request

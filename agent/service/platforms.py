@@ -1,14 +1,12 @@
-"""Start the background agent at login: a systemd user unit, a launchd agent or a Task Scheduler task.
+"""The service files and commands of each platform: a systemd user unit, a launchd agent, a Task Scheduler
+task; and whether this machine's service manager can be used from here (`probe_systemd`).
 
-The content of every file and every command is built by pure functions (`plan_service`), so each platform's
-output is tested on any machine; `install_service` / `uninstall_service` only write, delete and run what the
-plan says. Each service runs `<this interpreter> -m agent --config <absolute path> run`, so it uses the same
-installation and the same config (hence the same data_dir) as the command that installed it. Several agents
-on one machine get distinct services through `--name`.
+Pure functions over a `ServiceSpec`, so every platform's output is tested on any machine.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import os
 import plistlib
@@ -26,6 +24,7 @@ LAUNCHD_LABEL = "com.blacklist-share.agent"
 # Exit code 2 means a config error or another agent already running: restarting cannot help.
 NO_RESTART_EXIT_CODE = 2
 STOP_TIMEOUT_SECONDS = 150  # the runner's stop grace (120 s) plus margin
+MAX_NAME = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +49,7 @@ class ServiceSpec:
 @dataclass(frozen=True, slots=True)
 class ServicePlan:
     """Files to write and commands to run for one platform; `commands_usable` is False when they cannot
-    run here (no user bus...), in which case the CLI prints them for the user."""
+    run here (no systemd user manager...), and `manager_problem` then says why and what fixes it."""
 
     platform: str
     service_name: str
@@ -60,16 +59,8 @@ class ServicePlan:
     status_commands: list[list[str]]
     file_encoding: str = "utf-8"
     commands_usable: bool = True
-    notes: list[str] = field(default_factory=list)
-
-
-def validate_name(name: str | None) -> str | None:
-    """Instance names become file names and unit names: letters, digits, `-` and `_` only."""
-    if name is None or name == "":
-        return None
-    if not all(c.isascii() and (c.isalnum() or c in "-_") for c in name) or len(name) > 40:
-        raise ValueError(f"service name {name!r}: use up to 40 letters, digits, '-' or '_'")
-    return name
+    manager_problem: str | None = None  # why the commands cannot run here, and how to fix that
+    command_env: dict[str, str] | None = None  # extra environment for the commands (the user bus)
 
 
 # -- Linux: systemd user unit ----------------------------------------------------------------------
@@ -113,26 +104,59 @@ def systemd_unit_path(service_name: str, *, home: Path, env: dict[str, str]) -> 
     return config_home / "systemd" / "user" / f"{service_name}.service"
 
 
-def systemd_user_bus_available(env: dict[str, str]) -> bool:
-    """`systemctl --user` needs systemctl and the user manager's bus (absent in containers and over plain
-    ssh sessions without lingering)."""
-    if shutil.which("systemctl") is None:
-        return False
+class Systemd(enum.Enum):
+    """What `systemctl --user` can do in this session."""
+
+    USABLE = "usable"
+    NO_USER_MANAGER = "no user manager"  # systemd runs, but this user has no manager (no login, no linger)
+    NOT_RUNNING = "not running"  # the machine does not run systemd (a container, WSL 1...)
+
+
+@dataclass(frozen=True, slots=True)
+class SystemdProbe:
+    state: Systemd
+    env: dict[str, str] = field(default_factory=dict)  # what systemctl needs to find the user bus
+
+
+def probe_systemd(env: dict[str, str], *, run_dir: Path = Path("/run")) -> SystemdProbe:
+    """Can `systemctl --user` reach this user's manager? It needs systemd as the init system
+    (`/run/systemd/system`, as sd_booted(3) checks) and the manager's bus, which exists while the user is
+    logged in, or always once lingering is enabled (`loginctl enable-linger`)."""
+    if shutil.which("systemctl") is None or not (run_dir / "systemd" / "system").is_dir():
+        return SystemdProbe(Systemd.NOT_RUNNING)
     if env.get("DBUS_SESSION_BUS_ADDRESS"):
-        return True
+        return SystemdProbe(Systemd.USABLE)
     runtime = env.get("XDG_RUNTIME_DIR")
-    return runtime is not None and (Path(runtime) / "bus").exists()
+    if runtime and (Path(runtime) / "bus").exists():
+        return SystemdProbe(Systemd.USABLE)
+    # `su` or sudo shells drop XDG_RUNTIME_DIR although a (lingering) manager runs: point systemctl at it.
+    fallback = run_dir / "user" / str(os.getuid()) if hasattr(os, "getuid") else None
+    if fallback is not None and (fallback / "bus").exists():
+        return SystemdProbe(Systemd.USABLE, {"XDG_RUNTIME_DIR": str(fallback)})
+    return SystemdProbe(Systemd.NO_USER_MANAGER)
 
 
-def _plan_linux(spec: ServiceSpec, *, home: Path, env: dict[str, str]) -> ServicePlan:
-    unit = f"{spec.service_name}.service"
-    usable = systemd_user_bus_available(env)
-    notes = []
-    if not usable:
-        notes.append(
-            "systemctl --user is not usable in this session; run the commands above once you are "
-            "logged in to a desktop or ssh session with a user bus"
+def systemd_problem(probe: SystemdProbe) -> str | None:
+    """Why `systemctl --user` cannot be used here, with what fixes it; None when it can."""
+    if probe.state is Systemd.NO_USER_MANAGER:
+        return (
+            "this session has no systemd user manager (`systemctl --user` cannot reach one), so nothing "
+            "would start the agent. Get one by either: running `sudo loginctl enable-linger $USER` (your "
+            "manager then runs from boot, also when you are logged out; log in again afterwards), or "
+            "logging in to a graphical desktop session; then run this command again"
         )
+    if probe.state is Systemd.NOT_RUNNING:
+        return (
+            "this machine does not run systemd (a container, or WSL without systemd), so nothing here can "
+            "start the agent at login: start `blacklist-agent run` with the machine's own supervisor (for "
+            "a container, as its command), or install the service on a machine that runs systemd"
+        )
+    return None
+
+
+def _plan_linux(spec: ServiceSpec, *, home: Path, env: dict[str, str], probe: SystemdProbe) -> ServicePlan:
+    unit = f"{spec.service_name}.service"
+    usable = probe.state is Systemd.USABLE
     return ServicePlan(
         platform="linux",
         service_name=spec.service_name,
@@ -147,7 +171,8 @@ def _plan_linux(spec: ServiceSpec, *, home: Path, env: dict[str, str]) -> Servic
         ],
         status_commands=[["systemctl", "--user", "status", "--no-pager", unit]],
         commands_usable=usable,
-        notes=notes,
+        manager_problem=systemd_problem(probe),
+        command_env=probe.env or None,
     )
 
 
@@ -186,6 +211,7 @@ def _plan_macos(spec: ServiceSpec, *, home: Path) -> ServicePlan:
         uninstall_commands=[["launchctl", "unload", "-w", str(path)]],
         status_commands=[["launchctl", "list", label]],
         commands_usable=shutil.which("launchctl") is not None,
+        manager_problem=None if shutil.which("launchctl") else "launchctl was not found on this machine",
     )
 
 
@@ -273,6 +299,7 @@ def _plan_windows(spec: ServiceSpec, *, user_id: str) -> ServicePlan:
         ],
         status_commands=[["schtasks", "/Query", "/TN", name, "/V", "/FO", "LIST"]],
         commands_usable=shutil.which("schtasks") is not None,
+        manager_problem=None if shutil.which("schtasks") else "schtasks was not found on this machine",
     )
 
 
@@ -293,13 +320,14 @@ def plan_service(
     platform: str | None = None,
     home: Path | None = None,
     env: dict[str, str] | None = None,
+    systemd: SystemdProbe | None = None,
 ) -> ServicePlan:
-    """What installing `spec` means on `platform` (default: this one)."""
+    """What installing `spec` means on `platform` (default: this one); `systemd` overrides the probe."""
     platform = platform or current_platform()
     home = home or Path.home()
     env = dict(os.environ) if env is None else env
     if platform == "linux":
-        return _plan_linux(spec, home=home, env=env)
+        return _plan_linux(spec, home=home, env=env, probe=systemd or probe_systemd(env))
     if platform == "macos":
         return _plan_macos(spec, home=home)
     if platform == "windows":
@@ -307,78 +335,3 @@ def plan_service(
         domain = env.get("USERDOMAIN", "")
         return _plan_windows(spec, user_id=f"{domain}\\{user}" if domain else user)
     raise ValueError(f"unsupported platform {platform!r}")
-
-
-@dataclass(slots=True)
-class ServiceOutcome:
-    """What install/uninstall did: files written or removed, commands run (with their exit codes) and
-    commands the user still has to run."""
-
-    files_written: list[Path] = field(default_factory=list)
-    files_removed: list[Path] = field(default_factory=list)
-    commands_run: list[tuple[list[str], int, str]] = field(default_factory=list)
-    commands_to_run: list[list[str]] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """Every command succeeded (meaningful for install; uninstall tolerates "not running")."""
-        return all(code == 0 for _, code, _ in self.commands_run)
-
-
-def _run(argv: list[str]) -> tuple[int, str]:
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return 1, str(exc)
-    return done.returncode, (done.stdout + done.stderr).strip()
-
-
-def install_service(plan: ServicePlan) -> ServiceOutcome:
-    outcome = ServiceOutcome()
-    for path, content in plan.files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content, encoding=plan.file_encoding)
-        outcome.files_written.append(path)
-        logger.info("wrote %s", path)
-    if not plan.commands_usable:
-        outcome.commands_to_run = list(plan.install_commands)
-        return outcome
-    for argv in plan.install_commands:
-        code, output = _run(argv)
-        outcome.commands_run.append((argv, code, output))
-        if code != 0:
-            logger.error("%s failed (exit %d): %s", " ".join(argv), code, output)
-            break
-    return outcome
-
-
-def uninstall_service(plan: ServicePlan) -> ServiceOutcome:
-    outcome = ServiceOutcome()
-    if plan.commands_usable:
-        for argv in plan.uninstall_commands:
-            # Stopping something that is not running fails; removing the files must still happen.
-            code, output = _run(argv)
-            outcome.commands_run.append((argv, code, output))
-            if code != 0:
-                logger.info("%s exited %d: %s", " ".join(argv), code, output)
-    else:
-        outcome.commands_to_run = list(plan.uninstall_commands)
-    for path in plan.files:
-        if path.exists():
-            path.unlink()
-            outcome.files_removed.append(path)
-            logger.info("removed %s", path)
-    return outcome
-
-
-def installed_files(plan: ServicePlan) -> list[Path]:
-    return [path for path in plan.files if path.exists()]
-
-
-def service_status(plan: ServicePlan) -> tuple[bool, str | None]:
-    """(installed, what the service manager says, or None when it cannot be asked here)."""
-    installed = bool(installed_files(plan))
-    if not plan.commands_usable:
-        return installed, None
-    outputs = [_run(argv)[1] for argv in plan.status_commands]
-    return installed, "\n".join(outputs)

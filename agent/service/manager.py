@@ -1,0 +1,104 @@
+"""Carrying out a service plan: write the files, run the commands (where they can run here), remove them."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent.errors import ServiceConflict
+from agent.service.instances import conflicting_file
+from agent.service.platforms import ServicePlan
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class ServiceOutcome:
+    """What install/uninstall did: files written or removed, commands run (with their exit codes) and
+    commands the user still has to run."""
+
+    files_written: list[Path] = field(default_factory=list)
+    files_removed: list[Path] = field(default_factory=list)
+    commands_run: list[tuple[list[str], int, str]] = field(default_factory=list)
+    commands_to_run: list[list[str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Every command succeeded (meaningful for install; uninstall tolerates "not running")."""
+        return all(code == 0 for _, code, _ in self.commands_run)
+
+
+def _run(argv: list[str], extra_env: dict[str, str] | None = None) -> tuple[int, str]:
+    env = {**os.environ, **extra_env} if extra_env else None
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False, env=env)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return 1, str(exc)
+    return done.returncode, (done.stdout + done.stderr).strip()
+
+
+def install_service(plan: ServicePlan, *, config_path: Path | None = None) -> ServiceOutcome:
+    """Write the files and run the commands (when they can run here). With `config_path`, refuse with
+    ServiceConflict rather than replace a service file that runs another config."""
+    if config_path is not None:
+        conflict = conflicting_file(plan, config_path)
+        if conflict is not None:
+            path, other = conflict
+            raise ServiceConflict(
+                f"{plan.service_name} is already installed for another store's agent (its {path} runs "
+                f"config {other or 'that cannot be read'}); installing it again would move that store's "
+                "agent onto this config",
+                path=path,
+                config_path=other,
+            )
+    outcome = ServiceOutcome()
+    for path, content in plan.files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding=plan.file_encoding)
+        outcome.files_written.append(path)
+        logger.info("wrote %s", path)
+    if not plan.commands_usable:
+        outcome.commands_to_run = list(plan.install_commands)
+        return outcome
+    for argv in plan.install_commands:
+        code, output = _run(argv, plan.command_env)
+        outcome.commands_run.append((argv, code, output))
+        if code != 0:
+            logger.error("%s failed (exit %d): %s", " ".join(argv), code, output)
+            break
+    return outcome
+
+
+def uninstall_service(plan: ServicePlan) -> ServiceOutcome:
+    outcome = ServiceOutcome()
+    if plan.commands_usable:
+        for argv in plan.uninstall_commands:
+            # Stopping something that is not running fails; removing the files must still happen.
+            code, output = _run(argv, plan.command_env)
+            outcome.commands_run.append((argv, code, output))
+            if code != 0:
+                logger.info("%s exited %d: %s", " ".join(argv), code, output)
+    else:
+        outcome.commands_to_run = list(plan.uninstall_commands)
+    for path in plan.files:
+        if path.exists():
+            path.unlink()
+            outcome.files_removed.append(path)
+            logger.info("removed %s", path)
+    return outcome
+
+
+def installed_files(plan: ServicePlan) -> list[Path]:
+    return [path for path in plan.files if path.exists()]
+
+
+def service_status(plan: ServicePlan) -> tuple[bool, str | None]:
+    """(installed, what the service manager says, or None when it cannot be asked here)."""
+    installed = bool(installed_files(plan))
+    if not plan.commands_usable:
+        return installed, None
+    outputs = [_run(argv, plan.command_env)[1] for argv in plan.status_commands]
+    return installed, "\n".join(outputs)
