@@ -202,7 +202,7 @@ def _call(name: SecretName | None, backend: keyring.backend.KeyringBackend, acti
             raise
         # getpass found no terminal (EOFError), or the keyring's password was wrong (ValueError).
         problem = (
-            "it asks for its own password on a terminal and none was typed"
+            "it asks for its own password and there is no terminal to type it"
             if isinstance(exc, EOFError | OSError)
             else "its password was not the right one"
         )
@@ -210,9 +210,9 @@ def _call(name: SecretName | None, backend: keyring.backend.KeyringBackend, acti
 
 
 _TYPED_KEYRING_NOTE = (
-    "EncryptedKeyring asks for its own password on the terminal, once per command, which the background "
-    "agent (`blacklist-agent run`, the service) cannot type: use it for commands you type, and give the "
-    "background agent a Secret Service or the environment variables below"
+    "this keyring asks for its password once per command, which the background agent (`blacklist-agent "
+    "run`, the service) can never type: keep it for the commands you type, and give the background agent "
+    "a Secret Service or the environment variables below"
 )
 
 

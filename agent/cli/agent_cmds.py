@@ -39,6 +39,7 @@ from agent.service import (
     installed_files,
     installed_services,
     plan_service,
+    refuse_conflict,
     service_name_for,
     service_status,
     uninstall_service,
@@ -214,10 +215,12 @@ def service_install(ctx: typer.Context, name: NameOption = None, dry_run: DryRun
         if plan.manager_problem:
             warn(f"but it cannot be installed from here: {plan.manager_problem}")
         return
-    if not plan.commands_usable:
-        raise fail(f"{plan.service_name} was NOT installed: {plan.manager_problem or 'no service manager'}")
-    _warn_about_secrets(settings_from(ctx))
     try:
+        # Another store's service of this name comes first: that is fixed here, the manager is not.
+        refuse_conflict(plan, spec.config_path)
+        if not plan.commands_usable:
+            raise fail(f"{plan.service_name} was NOT installed: {plan.manager_problem or 'no manager'}")
+        _warn_about_secrets(settings_from(ctx))
         outcome = install_service(plan, config_path=spec.config_path)
     except ServiceConflict as exc:
         raise fail(

@@ -32,6 +32,7 @@ from agent.service.manager import (
     ServiceOutcome,
     install_service,
     installed_files,
+    refuse_conflict,
     service_status,
     uninstall_service,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "name_from_login",
     "plan_service",
     "probe_systemd",
+    "refuse_conflict",
     "service_name_for",
     "service_status",
     "systemd_unit",

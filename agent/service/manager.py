@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.errors import ServiceConflict
+from agent.log import FILE_ONLY
 from agent.service.instances import conflicting_file
 from agent.service.platforms import ServicePlan
 
@@ -40,20 +41,25 @@ def _run(argv: list[str], extra_env: dict[str, str] | None = None) -> tuple[int,
     return done.returncode, (done.stdout + done.stderr).strip()
 
 
+def refuse_conflict(plan: ServicePlan, config_path: Path) -> None:
+    """ServiceConflict when `plan` would replace a service file that runs another config."""
+    conflict = conflicting_file(plan, config_path)
+    if conflict is not None:
+        path, other = conflict
+        raise ServiceConflict(
+            f"{plan.service_name} is already installed for another store's agent (its {path} runs "
+            f"config {other or 'that cannot be read'}); installing it again would move that store's "
+            "agent onto this config",
+            path=path,
+            config_path=other,
+        )
+
+
 def install_service(plan: ServicePlan, *, config_path: Path | None = None) -> ServiceOutcome:
     """Write the files and run the commands (when they can run here). With `config_path`, refuse with
     ServiceConflict rather than replace a service file that runs another config."""
     if config_path is not None:
-        conflict = conflicting_file(plan, config_path)
-        if conflict is not None:
-            path, other = conflict
-            raise ServiceConflict(
-                f"{plan.service_name} is already installed for another store's agent (its {path} runs "
-                f"config {other or 'that cannot be read'}); installing it again would move that store's "
-                "agent onto this config",
-                path=path,
-                config_path=other,
-            )
+        refuse_conflict(plan, config_path)
     outcome = ServiceOutcome()
     for path, content in plan.files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -67,7 +73,8 @@ def install_service(plan: ServicePlan, *, config_path: Path | None = None) -> Se
         code, output = _run(argv, plan.command_env)
         outcome.commands_run.append((argv, code, output))
         if code != 0:
-            logger.error("%s failed (exit %d): %s", " ".join(argv), code, output)
+            # The CLI prints the failure itself: once on the console is enough.
+            logger.info("%s failed (exit %d): %s", " ".join(argv), code, output, extra=FILE_ONLY)
             break
     return outcome
 

@@ -4,70 +4,25 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import keyring
 import keyring.backends.fail
 import pytest
-import uvicorn
-from typer.testing import CliRunner, Result
 
-from agent.cli import app
 from agent.config import load_settings
 from agent.secrets import SecretName, backend_password, hub_token, store_secret
 from fixtures.mock_backend.testing import MockControl
-from hub.admin import add_seller
-from hub.app import create_app
-from hub.db import migrate
-from hub.settings import HubSettings
-
-runner = CliRunner()
+from tests.agent.cli_support import cli, init_agent, isolate, wait_for
+from tests.agent.cli_support import live_hub as start_live_hub
 
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Temp config/data dirs and the real file keyring in a temp XDG_DATA_HOME."""
-    for name in list(os.environ):
-        if name.upper().startswith("BLACKLIST_AGENT_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
-    monkeypatch.delenv("DISPLAY", raising=False)
-    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    previous = keyring.get_keyring()
-    keyring.core.init_backend()
-    yield
-    keyring.set_keyring(previous)
-
-
-def cli(*args: str, input: str | None = None) -> Result:
-    return runner.invoke(app, list(args), input=input)
-
-
-def wait_for(produce: Callable[[], str | None], attempts: int = 300) -> str:
-    for _ in range(attempts):
-        value = produce()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("the value never appeared")
-
-
-def init_agent(tmp_path: Path, base_url: str, username: str, *extra: str) -> Path:
-    config = tmp_path / "agent.toml"
-    result = cli(
-        "--config", str(config), "init", "--base-url", base_url, "--username", username,
-        "--data-dir", str(tmp_path / "data"), *extra,
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    return config
+    yield from isolate(tmp_path, monkeypatch)
 
 
 @pytest.fixture
@@ -296,21 +251,8 @@ def test_blacklist_without_a_stored_password_says_to_login(tmp_path: Path, mock_
 @pytest.fixture
 def live_hub(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """The real hub over SQLite, served by uvicorn on loopback; (url, a seller's token)."""
-    database_url = f"sqlite:///{tmp_path / 'hub.sqlite3'}"
-    migrate(database_url)
-    token = add_seller(database_url, "Aurora Gadgets", "store-a")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(HubSettings(database_url=database_url)), port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for(lambda: "up" if server.started else None)
-    yield f"http://127.0.0.1:{port}", token
-    server.should_exit = True
-    thread.join(15)
+    with start_live_hub(tmp_path) as hub:
+        yield hub.url, hub.token
 
 
 def test_doctor_passes_every_check_on_a_working_setup(

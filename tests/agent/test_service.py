@@ -3,6 +3,8 @@ files and commands generated."""
 
 from __future__ import annotations
 
+import json
+import os
 import plistlib
 import shlex
 import shutil
@@ -13,10 +15,17 @@ from pathlib import Path
 
 import pytest
 
+from agent.errors import ServiceConflict
 from agent.service import (
+    InstalledService,
     ServiceSpec,
+    Systemd,
+    SystemdProbe,
     install_service,
+    installed_services,
     plan_service,
+    probe_systemd,
+    service_name_for,
     service_status,
     uninstall_service,
     validate_name,
@@ -178,11 +187,88 @@ def test_service_names_that_would_escape_file_names_are_refused(bad: str) -> Non
         validate_name(bad)
 
 
-def write_config(tmp_path: Path) -> Path:
-    config = tmp_path / "my shop" / "config.toml"
-    config.parent.mkdir()
-    backend = '[backend]\nbase_url = "https://seller.example"\nusername = "ann"\n'
-    config.write_text(f'data_dir = "{tmp_path / "data"}"\n{backend}')
+# -- one service per store ------------------------------------------------------------------------------
+
+
+def test_each_store_gets_its_own_service_name() -> None:
+    installed = [InstalledService(None, Path("/u/blacklist-agent.service"), Path("/home/ann/.config/x.toml"))]
+
+    default = service_name_for(Path("/c/config.toml"), "ann", installed=[], is_default_config=True)
+    second = service_name_for(
+        Path("/c/store2.toml"), "Store 2@Shop", installed=installed, is_default_config=False
+    )
+    reinstalled = service_name_for(
+        Path("/home/ann/.config/x.toml"), "whatever", installed=installed, is_default_config=False
+    )
+
+    assert default is None  # the one-store case keeps the plain `blacklist-agent`
+    assert second == "store-2-shop"
+    assert reinstalled is None  # the service already installed for a config keeps its name
+
+
+def test_installed_services_say_which_config_each_runs_on_every_platform(tmp_path: Path) -> None:
+    for platform, env in (("linux", {}), ("macos", {}), ("windows", {"USERNAME": "ann"})):
+        one = make_spec(tmp_path, config=f"{platform}-one.toml")
+        two = make_spec(tmp_path, name="shop-2", config=f"{platform} two.toml")
+        for spec in (one, two):
+            install_service(plan_service(spec, platform=platform, home=tmp_path, env=env))
+
+        found = installed_services(platform=platform, home=tmp_path, env=env, working_dir=tmp_path / "data")
+
+        assert {(s.name, s.config_path) for s in found} == {
+            (None, one.config_path),
+            ("shop-2", two.config_path),
+        }
+
+
+def test_installing_over_another_stores_service_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+    first = plan_service(make_spec(tmp_path, config="one.toml"), platform="linux", home=tmp_path, env=NO_BUS)
+    install_service(first, config_path=tmp_path / "one.toml")
+    (unit,) = first.files
+    before = unit.read_text()
+    second = plan_service(make_spec(tmp_path, config="two.toml"), platform="linux", home=tmp_path, env=NO_BUS)
+
+    with pytest.raises(ServiceConflict, match=r"already installed for another store's agent") as refused:
+        install_service(second, config_path=tmp_path / "two.toml")
+
+    assert refused.value.config_path == tmp_path / "one.toml"
+    assert unit.read_text() == before
+    install_service(first, config_path=tmp_path / "one.toml")  # the same store again: an update, allowed
+
+
+# -- systemd user manager --------------------------------------------------------------------------------
+
+
+def test_systemd_probe_tells_no_systemd_from_no_user_manager_from_a_usable_one(tmp_path: Path) -> None:
+    if shutil.which("systemctl") is None:
+        pytest.skip("needs the systemctl command")
+    run = tmp_path / "run"
+    assert probe_systemd({}, run_dir=run).state is Systemd.NOT_RUNNING  # a container: no /run/systemd/system
+    (run / "systemd" / "system").mkdir(parents=True)
+    assert probe_systemd({}, run_dir=run).state is Systemd.NO_USER_MANAGER  # e.g. ssh without lingering
+    user_runtime = run / "user" / str(os.getuid())
+    user_runtime.mkdir(parents=True)
+    (user_runtime / "bus").touch()
+    usable = probe_systemd({}, run_dir=run)  # a `su` shell: the lingering manager's bus, found anyway
+    assert usable.state is Systemd.USABLE
+    assert usable.env == {"XDG_RUNTIME_DIR": str(user_runtime)}
+
+
+def test_without_a_user_manager_the_plan_says_how_to_get_one(tmp_path: Path) -> None:
+    no_manager = SystemdProbe(Systemd.NO_USER_MANAGER)
+    plan = plan_service(make_spec(tmp_path), platform="linux", home=tmp_path, env={}, systemd=no_manager)
+
+    assert not plan.commands_usable
+    assert plan.manager_problem is not None
+    assert "loginctl enable-linger $USER" in plan.manager_problem
+    assert "graphical" in plan.manager_problem
+
+
+def write_config(tmp_path: Path, name: str = "config.toml", login: str = "ann") -> Path:
+    config = tmp_path / "my shop" / name
+    config.parent.mkdir(exist_ok=True)
+    backend = f'[backend]\nbase_url = "https://seller.example"\nusername = "{login}"\n'
+    config.write_text(f'data_dir = "{tmp_path / ("data-" + login)}"\n{backend}')
     return config
 
 
@@ -198,29 +284,87 @@ def run_cli(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_service_install_command_writes_a_unit_whose_command_starts_this_agent(tmp_path: Path) -> None:
+def unit_dir(tmp_path: Path) -> Path:
+    return tmp_path / "xdg" / "systemd" / "user"
+
+
+@pytest.mark.skipif(
+    probe_systemd(dict(os.environ)).state is Systemd.USABLE, reason="this machine has a systemd user manager"
+)
+def test_install_without_a_user_manager_is_refused_with_the_fix_and_installs_nothing(tmp_path: Path) -> None:
     config = write_config(tmp_path)
 
-    install = run_cli("--config", str(config), "service", "install", "--name", "shop", tmp_path=tmp_path)
+    install = run_cli("--config", str(config), "service", "install", tmp_path=tmp_path)
 
-    assert install.returncode == 0, install.stderr
-    unit_path = tmp_path / "xdg" / "systemd" / "user" / "blacklist-agent-shop.service"
-    assert f"wrote {unit_path}" in install.stdout
-    assert "systemctl --user enable --now blacklist-agent-shop.service" in install.stdout
-    argv = exec_start(unit_path.read_text())
+    assert install.returncode == 1
+    assert "was NOT installed" in install.stderr
+    assert "installed and started" not in install.stdout + install.stderr
+    state = probe_systemd(dict(os.environ)).state
+    fix = "loginctl enable-linger $USER" if state is Systemd.NO_USER_MANAGER else "own supervisor"
+    assert fix in install.stderr
+    assert not unit_dir(tmp_path).exists()  # nothing half-installed that `status` would call installed
+    status = run_cli("--config", str(config), "service", "status", "--json", tmp_path=tmp_path)
+    assert json.loads(status.stdout)["installed"] is False
+
+
+def test_dry_run_shows_a_unit_per_store_whose_command_starts_this_agent(tmp_path: Path) -> None:
+    one = write_config(tmp_path, "one.toml", login="ann")
+    two = write_config(tmp_path, "two.toml", login="Bob's Shop")
+
+    dry_one = run_cli("--config", str(one), "service", "install", "--dry-run", tmp_path=tmp_path)
+    dry_two = run_cli("--config", str(two), "service", "install", "--dry-run", tmp_path=tmp_path)
+
+    assert dry_one.returncode == dry_two.returncode == 0, dry_one.stderr + dry_two.stderr
+    assert f"would write {unit_dir(tmp_path) / 'blacklist-agent-ann.service'}" in dry_one.stdout
+    assert f"would write {unit_dir(tmp_path) / 'blacklist-agent-bob-s-shop.service'}" in dry_two.stdout
+    assert not unit_dir(tmp_path).exists()
+    exec_line = next(line for line in dry_two.stdout.splitlines() if line.startswith("ExecStart="))
+    argv = exec_start(exec_line)
+    assert argv[argv.index("--config") + 1] == str(two)
     started = subprocess.run([*argv, "--help"], capture_output=True, text=True, timeout=60, check=False)
     assert started.returncode == 0, started.stderr
     assert "--once" in started.stdout  # the unit really runs `blacklist-agent run`
 
 
-def test_service_dry_run_prints_the_unit_and_writes_nothing(tmp_path: Path) -> None:
-    config = write_config(tmp_path)
+def test_status_and_uninstall_find_this_stores_service_and_leave_the_others(tmp_path: Path) -> None:
+    one = write_config(tmp_path, "one.toml", login="ann")
+    two = write_config(tmp_path, "two.toml", login="bob")
+    home = tmp_path / "home"
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    for config, name in ((one, "custom-name"), (two, None)):  # installed earlier, one under a --name
+        spec = make_spec(tmp_path, name=name, config=str(config.relative_to(tmp_path)))
+        install_service(plan_service(spec, platform="linux", home=home, env=env))
 
-    dry = run_cli("--config", str(config), "service", "install", "--dry-run", tmp_path=tmp_path)
+    status_one = json.loads(
+        run_cli("--config", str(one), "service", "status", "--json", tmp_path=tmp_path).stdout
+    )
+    uninstall_two = run_cli("--config", str(two), "service", "uninstall", tmp_path=tmp_path)
 
-    assert dry.returncode == 0, dry.stderr
-    assert "ExecStart=" in dry.stdout
-    assert not (tmp_path / "xdg").exists()
-    status = run_cli("--config", str(config), "service", "status", "--json", tmp_path=tmp_path)
-    assert status.returncode == 0, status.stderr
-    assert '"installed": false' in status.stdout
+    assert status_one["service"] == "blacklist-agent-custom-name"  # found by its config, without --name
+    assert status_one["installed"] is True
+    assert [o["config"] for o in status_one["other_services"]] == [str(two)]
+    assert uninstall_two.returncode == 0, uninstall_two.stderr
+    assert f"removed {unit_dir(tmp_path) / 'blacklist-agent.service'}" in uninstall_two.stdout
+    assert [p.name for p in unit_dir(tmp_path).iterdir()] == ["blacklist-agent-custom-name.service"]
+
+
+def test_a_second_store_cannot_take_over_the_first_stores_service_name(tmp_path: Path) -> None:
+    one = write_config(tmp_path, "one.toml", login="ann")
+    two = write_config(tmp_path, "two.toml", login="bob")
+    spec = make_spec(tmp_path, name="shop", config=str(one.relative_to(tmp_path)))
+    install_service(
+        plan_service(
+            spec, platform="linux", home=tmp_path / "home", env={"XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+        )
+    )
+    unit = unit_dir(tmp_path) / "blacklist-agent-shop.service"
+    before = unit.read_text()
+
+    taken = run_cli("--config", str(two), "service", "install", "--name", "shop", tmp_path=tmp_path)
+
+    assert taken.returncode == 1
+    assert "already installed for another store's agent" in taken.stderr
+    assert str(one) in taken.stderr
+    suggested = f"`blacklist-agent --config {shlex.quote(str(two))} service install --name NAME`"
+    assert f"hint: give this store's agent a service of its own: {suggested}" in taken.stderr
+    assert unit.read_text() == before
