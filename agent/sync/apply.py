@@ -208,7 +208,7 @@ class Applier:
                 self.state.audit.record("add_refused", entry.member_id, name, {"outcome": outcome.value})
                 self.state.intents.settle(intent, "failed", outcome.value)
         if not retry and outcome != BlacklistOutcome.FULL:
-            done = len(self.report.added) + len(self.report.refused) + (0 if result.ok else 1)
+            done = len(self.report.added) + len(self.report.refused) + 1  # this one is counted below
             self.progress(Progress("add", done, self._planned or None, entry.member_id))
         if result.ok:
             self.size += outcome == BlacklistOutcome.ADDED

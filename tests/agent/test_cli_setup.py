@@ -95,7 +95,7 @@ def test_bad_config_value_exits_2_naming_the_key(tmp_path: Path) -> None:
 def test_missing_config_exits_2_and_points_to_init(tmp_path: Path) -> None:
     result = cli("--config", str(tmp_path / "none.toml"), "blacklist", "list")
     assert result.exit_code == 2
-    assert "blacklist-agent init" in result.output
+    assert f"create it with `blacklist-agent --config {tmp_path / 'none.toml'} init`" in result.output
 
 
 # --- secrets ----------------------------------------------------------------------------------------------
@@ -241,7 +241,7 @@ def test_blacklist_without_a_stored_password_says_to_login(tmp_path: Path, mock_
     config = init_agent(tmp_path, mock_backend.url, "store-a-login")
     result = cli("--config", str(config), "blacklist", "list")
     assert result.exit_code == 1
-    assert "run `blacklist-agent login`" in result.output
+    assert f"run `blacklist-agent --config {config} login`" in result.output
     assert "Traceback" not in result.output
     verbose = cli("--config", str(config), "-v", "blacklist", "list")
     assert verbose.exit_code == 1
@@ -288,5 +288,6 @@ def test_doctor_names_the_failing_checks_with_hints(
     assert any(line.startswith("FAIL login") for line in lines)
     assert any(line.startswith("ok   hub ") for line in lines)
     assert any(line.startswith("FAIL hub-token") for line in lines)
-    assert "hint: run `blacklist-agent login`" in result.stdout
+    assert f"hint: run `blacklist-agent --config {config} login`" in result.stdout
+    assert "hint: the hub does not accept the token stored for this store" in result.stdout
     assert "not-a-real-token" not in result.output
