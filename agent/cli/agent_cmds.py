@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from agent.cli import hints
 from agent.cli.app import (
     EXIT_USAGE,
     JsonOption,
@@ -62,6 +63,8 @@ def sync_cycle(settings: Settings) -> CycleFn:
             report = agent.sync(stop=stop)
         for problem in report.errors:
             logger.warning("sync: %s", problem)
+        for hint in hints.for_problems(report.errors):
+            logger.warning("hint: %s", hint)
         return report.outcome in ("ok", "stopped")
 
     return cycle

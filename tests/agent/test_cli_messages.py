@@ -262,3 +262,26 @@ def test_a_refused_hub_token_from_the_keyring_says_how_to_store_the_right_one(
     )
     assert result.stderr.count(hint) == 1  # once, though both the push and the pull were refused
     assert "$BLACKLIST_AGENT_HUB_TOKEN" not in result.stderr
+
+
+def test_the_background_agent_logs_the_hint_for_a_refused_hub_token(
+    tmp_path: Path, mock_backend: MockControl, hub: LiveHub
+) -> None:
+    login, password = mock_backend.credentials("store-a")
+    config = init_agent(tmp_path, mock_backend.url, login)
+    use_hub(config, hub.url)
+    store_secret(load_settings(config), SecretName.BACKEND_PASSWORD, password)
+    env = {**agent_env(tmp_path), "BLACKLIST_AGENT_HUB_TOKEN": "bh_revoked-token-9012"}
+
+    run = subprocess.run(
+        [sys.executable, "-m", "agent", "--config", str(config), "run", "--once"],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )  # fmt: skip
+
+    assert run.returncode == 1
+    assert (
+        run.stderr.count("WARNING hint: the hub does not accept the token in $BLACKLIST_AGENT_HUB_TOKEN") == 1
+    )
+    log = (tmp_path / "data" / "logs" / "agent.log").read_text()
+    assert "hint: the hub does not accept the token in $BLACKLIST_AGENT_HUB_TOKEN" in log
+    assert "bh_revoked-token-9012" not in run.stderr + log

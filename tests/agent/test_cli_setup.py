@@ -120,10 +120,11 @@ def test_hub_token_without_hub_url_is_a_usage_error(tmp_path: Path) -> None:
     assert "hub.url is not set" in result.output
 
 
-def test_machine_without_keyring_is_told_how_to_fix_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["keyring.backends.fail.Keyring", "keyring.backends.null.Keyring"])
+def test_machine_without_keyring_is_told_how_to_fix_it(tmp_path: Path, backend: str) -> None:
     # A separate process, so the keyring library picks its backend from the environment as on a real machine.
     config = init_agent(tmp_path, "https://seller.example.com", "me")
-    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    env = {**os.environ, "PYTHON_KEYRING_BACKEND": backend}
     command = [sys.executable, "-m", "agent", "--config", str(config)]
     done = subprocess.run(
         [*command, "secrets", "set", "backend-password", "--stdin"],
@@ -132,7 +133,15 @@ def test_machine_without_keyring_is_told_how_to_fix_it(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "No usable OS keyring" in done.stderr
     assert "BLACKLIST_AGENT_BACKEND_PASSWORD" in done.stderr
+    assert "Stored" not in done.stdout  # the null keyring used to be reported as having kept it
     assert "pw-98765" not in done.stderr + done.stdout
+    login = subprocess.run(
+        [*command, "login", "--password-stdin"],
+        input="pw-98765\n", capture_output=True, text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    assert login.returncode == 1  # refused before logging in: the password could not be kept
+    assert "No usable OS keyring" in login.stderr
+    assert "stored" not in login.stdout.lower()
 
 
 def test_missing_keyring_gives_a_clear_fix_and_exit_1(tmp_path: Path) -> None:
