@@ -221,9 +221,9 @@ def service_install(ctx: typer.Context, name: NameOption = None, dry_run: DryRun
     try:
         # Another store's service of this name comes first: that is fixed here, the manager is not.
         refuse_conflict(plan, spec.config_path)
+        _warn_about_secrets(settings_from(ctx))  # also worth knowing before a manager is set up
         if not plan.commands_usable:
             raise fail(f"{plan.service_name} was NOT installed: {plan.manager_problem or 'no manager'}")
-        _warn_about_secrets(settings_from(ctx))
         outcome = install_service(plan, config_path=spec.config_path)
     except ServiceConflict as exc:
         raise fail(

@@ -368,3 +368,30 @@ def test_a_second_store_cannot_take_over_the_first_stores_service_name(tmp_path:
     suggested = f"`blacklist-agent --config {shlex.quote(str(two))} service install --name NAME`"
     assert f"hint: give this store's agent a service of its own: {suggested}" in taken.stderr
     assert unit.read_text() == before
+
+
+def test_install_warns_that_the_service_cannot_type_an_encrypted_keyrings_password(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path / "home"),
+        "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
+        "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.EncryptedKeyring",
+        "BLACKLIST_AGENT_HUB_TOKEN": "token-in-this-shell-only",
+    }
+
+    install = subprocess.run(
+        [sys.executable, "-m", "agent", "--config", str(config), "service", "install"],
+        env=env, capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+    assert "warning: the keyring in use (EncryptedKeyring) asks for its own password" in install.stderr
+    assert "the background agent cannot type" in install.stderr
+    assert (
+        "$BLACKLIST_AGENT_HUB_TOKEN is set in this shell, but the service will not see it" in install.stderr
+    )
+    assert (
+        f"`blacklist-agent --config {shlex.quote(str(config))} secrets set hub-token --stdin`"
+        in install.stderr
+    )
+    assert "token-in-this-shell-only" not in install.stderr + install.stdout
