@@ -86,6 +86,7 @@ class HubContext:
 def create_app(settings: HubSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """The hub application over `settings.database_url` (which must be migrated)."""
     from hub.api import router
+    from hub.feed_api import router as feed_router
 
     settings = settings or HubSettings()
     db = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
@@ -109,6 +110,7 @@ def create_app(settings: HubSettings | None = None, *, clock: Clock | None = Non
     )
     app.state.hub = ctx
     app.include_router(router)
+    app.include_router(feed_router)
     app.add_middleware(HubMiddleware, max_body_bytes=settings.max_body_bytes, metrics=ctx.metrics)
 
     @app.exception_handler(QuotaExceeded)
@@ -128,7 +130,8 @@ def create_app(settings: HubSettings | None = None, *, clock: Clock | None = Non
         if exc.status_code == 405:
             # POST and PUT /v1/reports are separate routes; Allow must list the methods of all of them.
             path = request.url.path
-            routes = [r for r in router.routes if isinstance(r, APIRoute) and r.path_regex.match(path)]
+            candidates = [*router.routes, *feed_router.routes]
+            routes = [r for r in candidates if isinstance(r, APIRoute) and r.path_regex.match(path)]
             allowed = ", ".join(sorted({m for r in routes for m in (r.methods or ())}))
             return JSONResponse({"detail": exc.detail}, status_code=405, headers={"Allow": allowed})
         return await http_exception_handler(request, exc)
