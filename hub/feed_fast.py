@@ -1,22 +1,28 @@
 """The lean path of `GET /v1/feed`: the same answers as the FastAPI route, without its per-request machinery.
 
 A conditional poll answered from memory costs tens of microseconds in `hub.feed_api.answer_feed`; FastAPI's
-request object, dependency resolution and parameter validation around it would cost several times that.
-This ASGI middleware sits inside `HubMiddleware` (body limit, request metrics) and answers `GET /v1/feed`
-itself when the request is plainly well-formed: query parameters `cursor`, `limit`, `wait` each at most
-once, as plain decimal numbers within their bounds. Anything else (a value FastAPI would refuse with 422,
-percent-encoding, a repeated parameter) goes on to the FastAPI route, which validates and answers it through
-the same `answer_feed`. The route stays the one the OpenAPI document describes.
+layers around it (telemetry checks, error and body-limit middleware, request object, dependency resolution,
+validation) would cost several times that. `hub.app.HubApp` hands every request to `FeedFastPath.answer`
+first, which answers `GET /v1/feed` itself when the request is plainly well-formed: query parameters
+`cursor`, `limit`, `wait` each at most once, as plain decimal numbers within their bounds. Anything else
+(a value FastAPI would refuse with 422, percent-encoding, a repeated parameter) goes on to the FastAPI route,
+which validates and answers it through the same `answer_feed`; the route stays the one the OpenAPI document
+describes. This path counts its requests in the same metrics and answers database failures with the same 503.
 """
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+import logging
+import time
+
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from hub.api import MAX_CURSOR
 from hub.app import DATABASE_ERRORS, HubContext, database_unavailable
 from hub.feed_api import DEFAULT_LIMIT, MAX_LIMIT, MAX_WAIT_SECONDS, answer_feed
+
+logger = logging.getLogger(__name__)
 
 PATH = "/v1/feed"
 _BOUNDS = {b"cursor": (0, MAX_CURSOR), b"limit": (1, MAX_LIMIT), b"wait": (0, MAX_WAIT_SECONDS)}
@@ -61,21 +67,19 @@ def bearer(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, str | None]:
 
 
 class FeedFastPath:
-    def __init__(self, app: ASGIApp, *, context: HubContext, route: BaseRoute) -> None:
-        self.app = app
+    def __init__(self, context: HubContext) -> None:
         self.context = context
-        self.route = route
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def answer(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Answer the request if it is a plain feed request; False to leave it to the app."""
         if scope["type"] != "http" or scope["method"] != "GET" or _route_path(scope) != PATH:
-            await self.app(scope, receive, send)
-            return
+            return False
         query = parse_query(scope["query_string"])
         if query is None:
-            await self.app(scope, receive, send)
-            return
-        scope["route"] = self.route  # the request metrics label it like the FastAPI route
+            return False
+        started = time.perf_counter()
         token, if_none_match = bearer(scope["headers"])
+        response: Response
         try:
             response = await answer_feed(
                 self.context,
@@ -88,7 +92,15 @@ class FeedFastPath:
             )
         except DATABASE_ERRORS as exc:
             response = database_unavailable(exc)
-        await response(scope, receive, send)
+        except Exception:
+            logger.exception("feed request failed")
+            response = PlainTextResponse("Internal Server Error", status_code=500)
+        try:
+            await response(scope, receive, send)
+        finally:
+            elapsed = time.perf_counter() - started
+            self.context.metrics.observe_request("GET", PATH, response.status_code, elapsed)
+        return True
 
 
 def _route_path(scope: Scope) -> str:
