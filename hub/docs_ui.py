@@ -1,8 +1,9 @@
-"""`/docs` (Swagger UI) and `/redoc`, served from files shipped in a package, so they work offline.
+"""`/docs` (Swagger UI), served from files shipped in a package, so it works offline.
 
-FastAPI's own pages load their JavaScript and CSS from a CDN, so an operator's browser without Internet
+FastAPI's own page loads its JavaScript and CSS from a CDN, so an operator's browser without Internet
 access (or one that blocks third-party scripts) shows a blank page. The `fastapi-offline` package ships
-those files (Swagger UI, ReDoc, a favicon); they are served here under `/docs/assets`.
+those files; they are served here under `/docs/assets`. (No `/redoc`: ReDoc still loads its logo from its
+vendor's server.)
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import fastapi_offline
 from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -24,7 +25,7 @@ def assets_dir() -> Path:
 
 
 def add_docs(app: FastAPI) -> None:
-    """Serve `/docs` and `/redoc` from the shipped files (the app is built with docs_url=None)."""
+    """Serve `/docs` from the shipped files (the app is built with docs_url=None)."""
     app.mount(ASSETS_URL, StaticFiles(directory=assets_dir()), name="docs-assets")
     openapi_url = app.openapi_url or "/openapi.json"
 
@@ -39,15 +40,4 @@ def add_docs(app: FastAPI) -> None:
             swagger_ui_parameters=app.swagger_ui_parameters,
         )
 
-    async def redoc(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "").rstrip("/")
-        return get_redoc_html(
-            openapi_url=root + openapi_url,
-            title=f"{app.title} - ReDoc",
-            redoc_js_url=f"{root}{ASSETS_URL}/redoc.standalone.js",
-            redoc_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
-            with_google_fonts=False,
-        )
-
     app.add_route("/docs", swagger_ui, include_in_schema=False)
-    app.add_route("/redoc", redoc, include_in_schema=False)
