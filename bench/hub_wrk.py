@@ -118,7 +118,9 @@ def run_wrk(
     ]
     hub_cpu = hub.cpu_seconds()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + wait + 120, check=False)
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=seconds + wait + 120, check=False
+    )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         raise RuntimeError(f"wrk failed ({result.returncode}): {result.stderr.strip()}")
@@ -136,7 +138,9 @@ def measure(
     scenarios = [("poll", 0, args.connections), ("wait", 1, args.wait_connections)]
     for scenario, wait, connections in scenarios:
         # Warm-up: every token once through the hub's token cache, connections opened.
-        run_wrk(hub, tokens, cursor, etag, wait=wait, connections=connections, threads=args.threads, seconds=2)
+        run_wrk(
+            hub, tokens, cursor, etag, wait=wait, connections=connections, threads=args.threads, seconds=2
+        )
         time.sleep(wait + 1)  # waits cut off by the warm-up's end are over (answered 499: client gone)
         before = feed_answers(hub.base_url) if workers == 1 else {}
         summary = run_wrk(
@@ -201,7 +205,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     parser.add_argument("--workers", default="1,2", help="comma-separated uvicorn worker counts")
-    parser.add_argument("--sellers", type=int, default=1000, help="sellers (tokens the polls rotate through)")
+    parser.add_argument("--sellers", type=int, default=2000, help="sellers (tokens the polls rotate through)")
     parser.add_argument("--entries", type=int, default=10000, help="entries on the hub")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections for the polls")
     parser.add_argument("--wait-connections", type=int, default=3000, help="wrk connections for the waits")
@@ -220,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("wrk") is None:
         print("wrk is not installed (Debian: apt-get install -y wrk)", file=sys.stderr)
         return 2
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # wrk and the hub inherit it
     kinds = ["sqlite", "postgres"] if args.database == "both" else [args.database]
     worker_counts = [int(w) for w in args.workers.split(",")]
