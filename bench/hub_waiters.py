@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{run.waiting_uss_mb:.1f} MB "
             f"({run.per_waiter_kb:.1f} kB per waiter), RSS {run.baseline_rss_mb:.1f} -> "
             f"{run.waiting_rss_mb:.1f} MB; idle CPU {run.idle_cpu_s_per_min:.2f} s/min; one report reached "
-            f"{run.answered:,} waiters {run.fanout_first_s:.2f}-{run.fanout_s:.2f} s after it was sent, using "
+            f"{run.answered:,} waiters {run.fanout_first_s:.2f}-{run.fanout_s:.2f} s after it was sent, "
             f"{run.fanout_cpu_s:.2f} s of hub CPU; load average {run.load_average:.1f}"
         )
     if args.json:
