@@ -202,20 +202,23 @@ def main(argv: list[str] | None = None) -> int:
         for kind, workers in plan:
             with database(kind, args.postgres_url) as url:
                 runs.append(measure(kind, workers, url, args, Path(tmp)))
-    for run in runs:
-        print(
-            f"{run.database} ({run.workers} worker{'s' if run.workers > 1 else ''}): {run.waiting:,} of "
-            f"{run.agents:,} agents waiting; hub USS {run.baseline_uss_mb:.1f} -> "
-            f"{run.waiting_uss_mb:.1f} MB "
-            f"({run.per_waiter_kb:.1f} kB per waiter), RSS {run.baseline_rss_mb:.1f} -> "
-            f"{run.waiting_rss_mb:.1f} MB; idle CPU {run.idle_cpu_s_per_min:.2f} s/min; one report reached "
-            f"{run.answered:,} waiters {run.fanout_first_s:.2f}-{run.fanout_s:.2f} s after it was sent, "
-            f"{run.fanout_cpu_s:.2f} s of hub CPU; load average {run.load_average:.1f}"
-        )
+            report(runs[-1])
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in runs], indent=2))
     ok = all(r.answered == r.agents for r in runs)
     return 0 if ok else 1
+
+
+def report(run: WaitersRun) -> None:
+    print(
+        f"{run.database} ({run.workers} worker{'s' if run.workers > 1 else ''}): {run.waiting:,} of "
+        f"{run.agents:,} agents waiting; hub USS {run.baseline_uss_mb:.1f} -> "
+        f"{run.waiting_uss_mb:.1f} MB "
+        f"({run.per_waiter_kb:.1f} kB per waiter), RSS {run.baseline_rss_mb:.1f} -> "
+        f"{run.waiting_rss_mb:.1f} MB; idle CPU {run.idle_cpu_s_per_min:.2f} s/min; one report reached "
+        f"{run.answered:,} waiters {run.fanout_first_s:.2f}-{run.fanout_s:.2f} s after it was sent, "
+        f"{run.fanout_cpu_s:.2f} s of hub CPU; load average {run.load_average:.1f}"
+    )
 
 
 if __name__ == "__main__":
