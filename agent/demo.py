@@ -32,8 +32,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from agent.config import BackendSettings, HubSettings, Settings
-from agent.reports import CycleReport, ShareReport
-from agent.secrets import SecretName, backend_password, store_secret
+from agent.secrets import SecretName, store_secret
+from agent.session import AgentSession
+from agent.sync.cycle_result import CycleReport, ShareReport
 
 logger = logging.getLogger(__name__)
 
@@ -95,50 +96,17 @@ class DemoStore:
     title: str
     settings: Settings
 
-    def password(self) -> str:
-        return backend_password(self.settings)
-
     def share_all(self) -> ShareReport:
-        from agent.backend.driver import open_backend
-        from agent.hub_client import HubClient
-        from agent.share import share_all
-        from agent.state import LocalState
-
-        password = self.password()
-        with (
-            LocalState.open(self.settings.state_db_path) as state,
-            HubClient.from_settings(self.settings) as hub,
-        ):
-            return share_all(
-                self.settings,
-                backend_factory=lambda: open_backend(self.settings, password=password),
-                hub=hub,
-                state=state,
-            )
+        with AgentSession(self.settings) as agent:
+            return agent.share_all()
 
     def sync(self) -> CycleReport:
-        from agent.backend.driver import open_backend
-        from agent.hub_client import HubClient
-        from agent.state import LocalState
-        from agent.sync import run_cycle
-
-        password = self.password()
-        with (
-            LocalState.open(self.settings.state_db_path) as state,
-            HubClient.from_settings(self.settings) as hub,
-        ):
-            return run_cycle(
-                self.settings,
-                backend_factory=lambda: open_backend(self.settings, password=password),
-                hub=hub,
-                state=state,
-            )
+        with AgentSession(self.settings) as agent:
+            return agent.sync()
 
     def provenance(self, member_id: str) -> dict[str, Any] | None:
-        from agent.state import LocalState
-
-        with LocalState.open(self.settings.state_db_path) as state:
-            entry = state.agent_entries().get(member_id)
+        with AgentSession(self.settings) as agent:
+            entry = agent.state.blacklist.automatic().get(member_id)
         return dict(entry.provenance) if entry is not None else None
 
 

@@ -4,6 +4,10 @@
     ├── ConfigError            bad or missing configuration (names the key); CLI exit code 2
     ├── SecretMissing          a password or token is not in the keyring (nor in the env fallback)
     ├── KeyringUnavailable     no usable keyring backend on this machine (says how to fix it)
+    ├── StateTooNew            the local state was written by a newer agent (upgrade the agent)
+    ├── AlreadyRunning         another background agent holds this data dir's instance lock
+    ├── CycleBusy              another sync, share-all or undo is changing this store right now
+    ├── NotAutomatic           `undo` was asked about an entry the agent did not add
     ├── BackendError           the seller backend did not do what we asked
     │   ├── SelectorNotFound   a page does not match the selectors file (layout changed)
     │   ├── SessionExpired     the backend sent us back to the login page
@@ -13,7 +17,9 @@
     │   └── BlacklistRejected  the backend refused a blacklist change (mismatch, unknown buyer, full)
     └── HubError               the sharing hub did not do what we asked
         ├── HubUnavailable     unreachable, timeouts, 5xx after retries (pushes stay queued)
+        │   └── HubRateLimited 429 (rate limit or daily quota) after retries; carries Retry-After
         └── HubRejected        the hub answered with a 4xx; carries its status and message
+            └── FeedCursorExpired  410: the feed cursor is too old, re-pull from 0
 
 Errors carry context (page, selector, URL, saved artifacts) as attributes and never log in their
 constructors. No message ever contains a password, token or cookie.
@@ -46,6 +52,31 @@ class SecretMissing(AgentError):
 
 class KeyringUnavailable(AgentError):
     """No keyring backend is usable on this machine."""
+
+
+class StateTooNew(AgentError):
+    """The state file was written by a newer agent; refuse rather than corrupt it."""
+
+
+class AlreadyRunning(AgentError):
+    """Another agent holds the instance lock of this data dir."""
+
+    def __init__(self, data_dir: Path, pid: int | None) -> None:
+        who = f"process {pid}" if pid else "another process"
+        super().__init__(
+            f"another blacklist-agent is already running for data dir {data_dir} ({who}); "
+            "stop it first, or give this agent its own data_dir"
+        )
+        self.data_dir = data_dir
+        self.pid = pid
+
+
+class CycleBusy(AgentError):
+    """Another sync, share-all or undo holds this data dir's cycle lock (one change at a time per store)."""
+
+
+class NotAutomatic(AgentError):
+    """`undo` was asked to remove an entry the agent did not add (the seller's own are never touched)."""
 
 
 class BackendError(AgentError):
@@ -136,3 +167,15 @@ class HubRejected(HubError):
         super().__init__(message)
         self.status_code = status_code
         self.detail = detail
+
+
+class HubRateLimited(HubUnavailable):
+    """The hub said 429 (rate limit or daily quota) and kept saying it; try again later."""
+
+    def __init__(self, message: str, *, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class FeedCursorExpired(HubRejected):
+    """410: the hub can no longer serve changes since this cursor; re-pull from 0."""

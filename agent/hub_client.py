@@ -26,7 +26,7 @@ import httpx
 
 from agent import __version__
 from agent.config import Settings
-from agent.errors import ConfigError, HubRejected, HubUnavailable
+from agent.errors import ConfigError, FeedCursorExpired, HubRateLimited, HubRejected, HubUnavailable
 from agent.hub_models import FeedPage, PushCounts, Report, SharedEntry
 
 logger = logging.getLogger(__name__)
@@ -43,18 +43,6 @@ def fits_one_put(reports: Sequence[Report]) -> bool:
         return False
     body = json.dumps({"reports": [r.to_json() for r in reports]}, ensure_ascii=False)
     return len(body.encode()) < MAX_BODY_BYTES
-
-
-class HubRateLimited(HubUnavailable):
-    """The hub said 429 (rate limit or daily quota) and kept saying it; try again later."""
-
-    def __init__(self, message: str, *, retry_after: float | None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class FeedCursorExpired(HubRejected):
-    """410: the hub can no longer serve changes since this cursor; re-pull from 0."""
 
 
 def is_loopback(host: str) -> bool:

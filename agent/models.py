@@ -1,10 +1,16 @@
-"""Plain data the backend driver returns: no Playwright type ever leaves agent/backend/."""
+"""Plain data shared by the agent's layers: what the backend driver returns (no Playwright type ever leaves
+agent/backend/), and the records the sync engine and the local state exchange about the store's blacklist.
+They sit below both, so neither imports the other for its types."""
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Literal
+
+from agent.hub_models import SharedEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,3 +72,38 @@ class BlacklistResult:
     @property
     def ok(self) -> bool:
         return self.outcome in (BlacklistOutcome.ADDED, BlacklistOutcome.ALREADY)
+
+
+Origin = Literal["manual", "agent"]
+"""Who put an entry on the store's blacklist: the seller (by hand, or through the agent's own commands), or
+the agent acting on the shared list."""
+
+
+@dataclass(frozen=True, slots=True)
+class KnownEntry:
+    """A blacklist entry as local state remembers it."""
+
+    member_id: str
+    name: str
+    origin: Origin
+
+
+@dataclass(frozen=True, slots=True)
+class PendingIntent:
+    """An action the agent recorded before touching the store and has not yet seen settled."""
+
+    id: int
+    action: Literal["add", "remove"]
+    member_id: str
+    name: str
+    why: str = ""
+    provenance: Mapping[str, Any] | None = None
+    score: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewItem:
+    """A buyer who passes the policy but is a good customer here: the seller decides, not the agent."""
+
+    entry: SharedEntry
+    completed_orders: int

@@ -43,11 +43,9 @@ from agent.backend.browser import LAUNCH_ARGS, managed_chromium, resolve_browser
 from agent.backend.driver import PlaywrightBackend, open_playwright_backend  # noqa: E402
 from agent.config import BackendSettings, HubSettings, Settings  # noqa: E402
 from agent.demo import isolated_secrets_and_env  # noqa: E402
-from agent.hub_client import HubClient  # noqa: E402
-from agent.reports import CycleReport  # noqa: E402
 from agent.secrets import SecretName, backend_password, store_secret  # noqa: E402
-from agent.state import LocalState  # noqa: E402
-from agent.sync import run_cycle  # noqa: E402
+from agent.session import AgentSession  # noqa: E402
+from agent.sync.cycle_result import CycleReport  # noqa: E402
 
 BIN = Path(sys.executable).parent
 METRIC = re.compile(r'^hub_http_requests_total\{method="(\w+)",route="([^"]*)",status="(\d+)"\} (\d+)$')
@@ -104,11 +102,9 @@ class Agent:
             self.last_backend = open_playwright_backend(self.settings, password=password)
             return self.last_backend
 
-        with (
-            LocalState.open(self.settings.state_db_path) as state,
-            HubClient.from_settings(self.settings) as hub,
-        ):
-            report = run_cycle(self.settings, backend_factory=factory, hub=hub, state=state)
+        # The whole command's work, as `blacklist-agent sync` does it: a session per cycle.
+        with AgentSession(self.settings, backend_factory=factory) as agent:
+            report = agent.sync()
         if report.outcome != "ok":
             raise RuntimeError(f"store {self.letter}: sync {report.outcome}: {report.errors}")
         return report

@@ -27,9 +27,9 @@ from agent.cli.app import (
     warn,
 )
 from agent.config import Settings
-from agent.errors import AgentError
+from agent.errors import AgentError, AlreadyRunning
 from agent.log import configure_logging
-from agent.runner import AlreadyRunning, CycleFn, InstanceLock, Runner, Schedule, install_signal_handlers
+from agent.scheduler import CycleFn, InstanceLock, Runner, Schedule, install_signal_handlers
 from agent.service import (
     ServicePlan,
     ServiceSpec,
@@ -45,30 +45,16 @@ logger = logging.getLogger(__name__)
 
 
 def sync_cycle(settings: Settings) -> CycleFn:
-    """The runner's real cycle: one `sync` against the store and the hub, honouring the stop event."""
+    """The scheduler's real cycle: one `sync` against the store and the hub, honouring the stop event."""
 
     def cycle(stop: threading.Event) -> bool:
-        from agent.backend.driver import open_backend
-        from agent.hub_client import HubClient
-        from agent.secrets import backend_password
-        from agent.state import LocalState
-        from agent.sync import run_cycle
+        from agent.session import AgentSession
 
-        password = backend_password(settings)  # read each cycle: the seller may have changed it
-        hub = HubClient.from_settings(settings) if settings.hub.url else None
-        try:
-            with LocalState.open(settings.state_db_path) as state:
-                report = run_cycle(
-                    settings,
-                    # No otp_prompt: in the background a one-time code raises LoginNeedsHuman.
-                    backend_factory=lambda: open_backend(settings, password=password),
-                    hub=hub,
-                    state=state,
-                    stop=stop,
-                )
-        finally:
-            if hub is not None:
-                hub.close()
+        # A new session each cycle: the password is read again (the seller may have changed it), and no
+        # browser is left running between cycles. No otp_prompt: in the background a one-time code raises
+        # LoginNeedsHuman.
+        with AgentSession(settings) as agent:
+            report = agent.sync(stop=stop)
         for problem in report.errors:
             logger.warning("sync: %s", problem)
         return report.outcome in ("ok", "stopped")
@@ -83,7 +69,7 @@ def _record_next_run(settings: Settings) -> Callable[[datetime | None], None]:
         from agent.state import LocalState
 
         with LocalState.open(settings.state_db_path) as state:
-            state.set_next_run_at(when)
+            state.cycles.next_run_at = when
 
     return record
 

@@ -15,26 +15,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from agent.cli.app import JsonOption, app, console, err_console, fail, open_store, print_json, settings_from
-from agent.config import Settings
-from agent.state import LocalState
+from agent.cli.app import JsonOption, app, console, err_console, fail, print_json, settings_from
+from agent.session import AgentSession
+from agent.sync.progress import Progress as ProgressEvent
 
 DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="Compute and print what would change; change nothing.")
 ]
-
-
-def _backend_factory(settings: Settings) -> Any:
-    from agent.secrets import backend_password
-
-    password = backend_password(settings)  # read once, before any browser starts
-    return lambda: open_store(settings, password=password)
-
-
-def _hub(settings: Settings) -> Any:
-    from agent.hub_client import HubClient
-
-    return HubClient.from_settings(settings)
 
 
 @contextmanager
@@ -61,22 +48,18 @@ def share_all_command(
     ctx: typer.Context, dry_run: DryRunOption = False, json_output: JsonOption = False
 ) -> None:
     """Push your whole blacklist (your own entries only, never the agent's) to the hub as a full snapshot."""
-    from agent.share import share_all
-
     settings = settings_from(ctx)
-    hub = _hub(settings)
-    factory = _backend_factory(settings)
-    with LocalState.open(settings.state_db_path) as state, hub:
+    with AgentSession(settings) as agent, _stop_on_signals() as stop:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-        with Progress(*columns, console=err_console, transient=True) as progress:
-            task = progress.add_task("Reading the blacklist and pushing", total=None)
+        with Progress(*columns, console=err_console, transient=True) as bar:
+            task = bar.add_task("Reading the blacklist and pushing", total=None)
 
-            def advance(done: int, total: int | None) -> None:
-                progress.update(task, completed=done, total=total)
+            def advance(event: ProgressEvent) -> None:
+                bar.update(
+                    task, description=event.message or event.stage, completed=event.done, total=event.total
+                )
 
-            report = share_all(
-                settings, backend_factory=factory, hub=hub, state=state, dry_run=dry_run, progress=advance
-            )
+            report = agent.share_all(dry_run=dry_run, progress=advance, stop=stop)
     if json_output:
         print_json(report.as_dict())
     else:
@@ -88,20 +71,9 @@ def share_all_command(
 @app.command("sync")
 def sync_command(ctx: typer.Context, dry_run: DryRunOption = False, json_output: JsonOption = False) -> None:
     """One cycle: read your blacklist and new orders, push your changes, pull the shared list, act on it."""
-    from agent.sync import run_cycle
-
     settings = settings_from(ctx)
-    hub = _hub(settings) if settings.hub.url else None
-    factory = _backend_factory(settings)
-    with LocalState.open(settings.state_db_path) as state, _stop_on_signals() as stop:
-        try:
-            with err_console.status("Syncing"):
-                report = run_cycle(
-                    settings, backend_factory=factory, hub=hub, state=state, dry_run=dry_run, stop=stop
-                )
-        finally:
-            if hub is not None:
-                hub.close()
+    with AgentSession(settings) as agent, _stop_on_signals() as stop, err_console.status("Syncing"):
+        report = agent.sync(dry_run=dry_run, stop=stop)
     if json_output:
         print_json(report.as_dict())
     else:
@@ -115,11 +87,8 @@ def sync_command(ctx: typer.Context, dry_run: DryRunOption = False, json_output:
 @app.command("status")
 def status_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Show the last cycle, the next run, counts by origin, the outbox, alerts and the review list."""
-    from agent.control import status
-
-    settings = settings_from(ctx)
-    with LocalState.open(settings.state_db_path) as state:
-        data = status(state)
+    with AgentSession(settings_from(ctx)) as agent:
+        data = agent.status()
     if json_output:
         print_json(data)
         return
@@ -192,12 +161,9 @@ def allow_command(
     json_output: JsonOption = False,
 ) -> None:
     """Never blacklist this buyer automatically (your own blacklist is not changed)."""
-    from agent.control import allow
-
-    settings = settings_from(ctx)
-    with LocalState.open(settings.state_db_path) as state:
-        added = allow(state, member_id)
-        automatic = member_id in state.agent_entries()
+    with AgentSession(settings_from(ctx)) as agent:
+        added = agent.allow(member_id)
+        automatic = member_id in agent.state.blacklist.automatic()
     if json_output:
         print_json(
             {
@@ -224,16 +190,10 @@ def undo_command(
     json_output: JsonOption = False,
 ) -> None:
     """Remove what the agent added (one buyer or --all), allowlist them, and record why in the audit log."""
-    from agent.control import undo
-
     if (member_id is None) == (not everything):
         raise fail("give either a MEMBER_ID or --all", code=2)
-    settings = settings_from(ctx)
-    factory = _backend_factory(settings)
-    with LocalState.open(settings.state_db_path) as state, err_console.status("Undoing"):
-        undone = undo(
-            settings, backend_factory=factory, state=state, member_id=member_id, everything=everything
-        )
+    with AgentSession(settings_from(ctx)) as agent, err_console.status("Undoing"):
+        undone = agent.undo(member_id, everything=everything)
     if json_output:
         print_json([{"member_id": u.member_id, "name": u.name, "score": u.score} for u in undone])
         return
@@ -250,11 +210,8 @@ def audit_command(
     json_output: JsonOption = False,
 ) -> None:
     """List each entry the agent added with its provenance, and the latest automatic actions."""
-    from agent.control import audit
-
-    settings = settings_from(ctx)
-    with LocalState.open(settings.state_db_path) as state:
-        data = audit(state, limit=limit)
+    with AgentSession(settings_from(ctx)) as agent:
+        data = agent.audit(limit=limit)
     if json_output:
         print_json(data)
         return

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
-from agent.state.records import AgentEntry, Alert, AuditRecord, CycleRecord, OutboxItem, ReviewRecord
-from agent.state.schema import SCHEMA_VERSION, StateTooNew
-from agent.state.store import COMPLETED_STATUSES, LocalState
+from agent.errors import StateTooNew
+from agent.state.orders import COMPLETED_STATUSES
+from agent.state.records import (
+    AgentEntry,
+    Alert,
+    AllowlistEntry,
+    AuditRecord,
+    CycleRecord,
+    FeedCursor,
+    OutboxItem,
+    ReviewRecord,
+)
+from agent.state.schema import SCHEMA_VERSION
+from agent.state.store import LocalState
 
 __all__ = [
     "COMPLETED_STATUSES",
     "SCHEMA_VERSION",
     "AgentEntry",
     "Alert",
+    "AllowlistEntry",
     "AuditRecord",
     "CycleRecord",
+    "FeedCursor",
     "LocalState",
     "OutboxItem",
     "ReviewRecord",

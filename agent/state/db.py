@@ -43,7 +43,7 @@ def dumps(value: Any) -> str:
 
 
 class Database:
-    """The connection and its transaction discipline; LocalState adds the domain on top."""
+    """The connection and its transaction discipline; LocalState composes the repositories on top."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path | None = None) -> None:
         self.conn = conn
@@ -122,6 +122,8 @@ class Database:
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
 
+    # The key/value table behind the repositories' typed properties (a cursor, a watermark, a capacity);
+    # the engine never reads it by key.
     def get_meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])

@@ -1,5 +1,6 @@
 """The local state's records of what the agent did and why: intents, the audit log, alerts, the review
-list, refusals by the backend, and past cycles (rule 5: every automatic action has provenance)."""
+list, refusals by the backend, and past cycles (docs/safety.md rule 5: every automatic action has
+provenance). One small repository per record kind, all over the same `Database`."""
 
 from __future__ import annotations
 
@@ -8,17 +9,19 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
-from agent.diff import PendingIntent
 from agent.hub_models import SharedEntry
-from agent.models import Order
-from agent.policy import ReviewItem
+from agent.models import Order, PendingIntent, ReviewItem
 from agent.state.db import Database, dumps, from_iso, iso, now
 from agent.state.records import Alert, AuditRecord, CycleRecord, ReviewRecord
 
 
-class Journal(Database):
-    # --- intents ------------------------------------------------------------------------------------
-    def record_intent(
+class Intents:
+    """Recorded before the agent touches the store, settled after (or by the next read of the blacklist)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def record(
         self,
         action: Literal["add", "remove"],
         member_id: str,
@@ -28,29 +31,27 @@ class Journal(Database):
         provenance: dict[str, Any] | None = None,
         score: int | None = None,
     ) -> int:
-        cursor = self.execute(
+        cursor = self._db.execute(
             "INSERT INTO intents (action, member_id, name, why, provenance, score, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (action, member_id, name, why, dumps(provenance) if provenance else None, score, iso(now())),
         )
         return int(cursor.lastrowid or 0)
 
-    def settle_intent(
-        self, intent_id: int, status: Literal["done", "failed", "abandoned"], outcome: str
-    ) -> None:
-        self.execute(
+    def settle(self, intent_id: int, status: Literal["done", "failed", "abandoned"], outcome: str) -> None:
+        self._db.execute(
             "UPDATE intents SET status = ?, outcome = ?, finished_at = ? WHERE id = ?",
             (status, outcome, iso(now()), intent_id),
         )
 
-    def prune_intents(self, older_than: datetime) -> int:
+    def prune(self, older_than: datetime) -> int:
         """Forget settled intents (the audit log keeps the story); pending ones are never pruned."""
-        return self.execute(
+        return self._db.execute(
             "DELETE FROM intents WHERE status != 'pending' AND finished_at < ?", (iso(older_than),)
         ).rowcount
 
-    def pending_intents(self) -> list[PendingIntent]:
-        rows = self.execute("SELECT * FROM intents WHERE status = 'pending' ORDER BY id")
+    def pending(self) -> list[PendingIntent]:
+        rows = self._db.execute("SELECT * FROM intents WHERE status = 'pending' ORDER BY id")
         return [
             PendingIntent(
                 r["id"],
@@ -64,16 +65,20 @@ class Journal(Database):
             for r in rows
         ]
 
-    # --- audit log ----------------------------------------------------------------------------------
-    def audit(self, action: str, member_id: str, name: str | None, details: dict[str, Any]) -> None:
-        self.execute(
+
+class AuditLog:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def record(self, action: str, member_id: str, name: str | None, details: dict[str, Any]) -> None:
+        self._db.execute(
             "INSERT INTO audit (at, action, member_id, name, details) VALUES (?, ?, ?, ?, ?)",
             (iso(now()), action, member_id, name, dumps(details)),
         )
 
-    def audit_log(self, *, member_id: str | None = None, limit: int = 100) -> list[AuditRecord]:
+    def recent(self, *, member_id: str | None = None, limit: int = 100) -> list[AuditRecord]:
         where, params = ("WHERE member_id = ?", (member_id, limit)) if member_id else ("", (limit,))
-        rows = self.execute(
+        rows = self._db.execute(
             f"SELECT * FROM audit {where} ORDER BY id DESC LIMIT ?",  # noqa: S608
             params,
         )
@@ -89,10 +94,14 @@ class Journal(Database):
             for r in rows
         ]
 
-    # --- alerts -------------------------------------------------------------------------------------
-    def raise_alert(self, order: Order, entry: SharedEntry) -> Alert | None:
+
+class Alerts:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def raise_for(self, order: Order, entry: SharedEntry) -> Alert | None:
         """Record an order from a buyer on the pooled list; None when that order was already alerted."""
-        cursor = self.execute(
+        cursor = self._db.execute(
             "INSERT OR IGNORE INTO alerts (order_id, member_id, name, order_created_at, reporters, score, "
             "reasons, raised_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -118,8 +127,8 @@ class Journal(Database):
             dict(entry.reasons),
         )
 
-    def alerts(self, *, limit: int = 50) -> list[Alert]:
-        rows = self.execute("SELECT * FROM alerts ORDER BY order_created_at DESC LIMIT ?", (limit,))
+    def recent(self, *, limit: int = 50) -> list[Alert]:
+        rows = self._db.execute("SELECT * FROM alerts ORDER BY order_created_at DESC LIMIT ?", (limit,))
         return [
             Alert(
                 r["order_id"],
@@ -133,16 +142,20 @@ class Journal(Database):
             for r in rows
         ]
 
-    # --- review list --------------------------------------------------------------------------------
-    def set_review(self, items: Iterable[ReviewItem]) -> None:
+
+class ReviewList:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def replace(self, items: Iterable[ReviewItem]) -> None:
         """Replace the review list with this cycle's, keeping when each buyer was first flagged."""
         items = list(items)
         keep = [i.entry.member_id for i in items]
         marks = ",".join("?" * len(keep))
-        self.execute(f"DELETE FROM review WHERE member_id NOT IN ({marks})", keep)  # noqa: S608
+        self._db.execute(f"DELETE FROM review WHERE member_id NOT IN ({marks})", keep)  # noqa: S608
         for item in items:
             e = item.entry
-            self.execute(
+            self._db.execute(
                 "INSERT INTO review (member_id, name, reporters, score, reasons, completed_orders, "
                 "flagged_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (member_id) DO UPDATE SET "
                 "name = excluded.name, "
@@ -159,8 +172,8 @@ class Journal(Database):
                 ),
             )
 
-    def review_list(self) -> list[ReviewRecord]:
-        rows = self.execute("SELECT * FROM review ORDER BY score DESC, member_id")
+    def items(self) -> list[ReviewRecord]:
+        rows = self._db.execute("SELECT * FROM review ORDER BY score DESC, member_id")
         return [
             ReviewRecord(
                 r["member_id"],
@@ -174,31 +187,41 @@ class Journal(Database):
             for r in rows
         ]
 
-    # --- refusals by the backend ----------------------------------------------------------------------
-    def record_rejection(self, member_id: str, name: str, outcome: str, message: str) -> None:
-        self.execute(
+
+class Rejections:
+    """Buyers the backend refused to blacklist under a name: not retried until the hub's name changes."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def record(self, member_id: str, name: str, outcome: str, message: str) -> None:
+        self._db.execute(
             "INSERT OR REPLACE INTO rejected (member_id, name, outcome, message, at) VALUES (?, ?, ?, ?, ?)",
             (member_id, name, outcome, message, iso(now())),
         )
 
-    def rejections(self) -> dict[str, str]:
+    def names(self) -> dict[str, str]:
         """member id → the name the backend refused."""
-        return {r["member_id"]: r["name"] for r in self.execute("SELECT member_id, name FROM rejected")}
+        return {r["member_id"]: r["name"] for r in self._db.execute("SELECT member_id, name FROM rejected")}
 
-    # --- cycles -------------------------------------------------------------------------------------
-    def start_cycle(self, kind: str) -> int:
-        cursor = self.execute("INSERT INTO cycles (kind, started_at) VALUES (?, ?)", (kind, iso(now())))
+
+class Cycles:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def start(self, kind: str) -> int:
+        cursor = self._db.execute("INSERT INTO cycles (kind, started_at) VALUES (?, ?)", (kind, iso(now())))
         return int(cursor.lastrowid or 0)
 
-    def finish_cycle(self, cycle_id: int, outcome: str, report: dict[str, Any]) -> None:
-        self.execute(
+    def finish(self, cycle_id: int, outcome: str, report: dict[str, Any]) -> None:
+        self._db.execute(
             "UPDATE cycles SET finished_at = ?, outcome = ?, report = ? WHERE id = ?",
             (iso(now()), outcome, dumps(report), cycle_id),
         )
 
-    def last_cycle(self, kind: str | None = None) -> CycleRecord | None:
+    def last(self, kind: str | None = None) -> CycleRecord | None:
         where, params = ("WHERE kind = ?", (kind,)) if kind else ("", ())
-        row = self.execute(
+        row = self._db.execute(
             f"SELECT * FROM cycles {where} ORDER BY id DESC LIMIT 1",  # noqa: S608
             params,
         ).fetchone()
@@ -213,9 +236,11 @@ class Journal(Database):
             json.loads(row["report"]) if row["report"] else None,
         )
 
+    @property
     def next_run_at(self) -> datetime | None:
         """When the background agent plans its next cycle (it sets this; None when not running)."""
-        return from_iso(self.get_meta("next_run_at"))
+        return from_iso(self._db.get_meta("next_run_at"))
 
-    def set_next_run_at(self, when: datetime | None) -> None:
-        self.set_meta("next_run_at", iso(when))
+    @next_run_at.setter
+    def next_run_at(self, when: datetime | None) -> None:
+        self._db.set_meta("next_run_at", iso(when))

@@ -78,3 +78,30 @@ class CycleRecord:
     finished_at: datetime | None
     outcome: str | None
     report: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class AllowlistEntry:
+    """A buyer the agent must never blacklist automatically (the seller said so, or undid the agent)."""
+
+    member_id: str
+    name: str | None
+    reason: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FeedCursor:
+    """Where this agent stands in the hub's feed.
+
+    `position` is the hub's opaque cursor (0: nothing pulled yet), `etag` the validator of the last page,
+    `generation` tags the shared entries a full pull has seen, `full_pull` says one is under way (until it
+    completes, entries it has not seen again are kept), and `pulled` whether a complete pull ever finished
+    (the policy acts only on a list pulled whole at least once).
+    """
+
+    position: int = 0
+    etag: str | None = None
+    generation: int = 0
+    full_pull: bool = False
+    pulled: bool = False

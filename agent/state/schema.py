@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 
-from agent.errors import AgentError
+from agent.errors import StateTooNew
 
 logger = logging.getLogger(__name__)
 
@@ -136,10 +136,6 @@ CREATE TABLE cycles (
 
 MIGRATIONS: list[str] = [_V1]
 SCHEMA_VERSION = len(MIGRATIONS)
-
-
-class StateTooNew(AgentError):
-    """The state file was written by a newer agent; refuse rather than corrupt it."""
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -24,9 +24,10 @@ import keyring
 from keyrings.alt.file import PlaintextKeyring
 
 from agent.config import Settings, load_settings
-from agent.reports import CycleReport, ShareReport
 from agent.secrets import SecretName, store_secret
+from agent.session import AgentSession
 from agent.state import LocalState
+from agent.sync.cycle_result import CycleReport, ShareReport
 from fixtures.mock_backend.testing import MockControl
 from fixtures.serving import ThreadedServer
 
@@ -156,34 +157,16 @@ class Agent:
 
     # -- in this process: the functions the CLI commands call ------------------------------------------
 
-    def _factory(self) -> Callable[[], Any]:
-        from agent.backend.driver import open_backend
-        from agent.secrets import backend_password
-
-        password = backend_password(self.settings)
-        return lambda: open_backend(self.settings, password=password)
+    def session(self) -> AgentSession:
+        return AgentSession(self.settings)
 
     def sync(self, *, dry_run: bool = False) -> CycleReport:
-        from agent.hub_client import HubClient
-        from agent.sync import run_cycle
-
-        factory = self._factory()
-        with (
-            LocalState.open(self.settings.state_db_path) as state,
-            HubClient.from_settings(self.settings) as hub,
-        ):
-            return run_cycle(self.settings, backend_factory=factory, hub=hub, state=state, dry_run=dry_run)
+        with self.session() as agent:
+            return agent.sync(dry_run=dry_run)
 
     def share_all(self, *, dry_run: bool = False) -> ShareReport:
-        from agent.hub_client import HubClient
-        from agent.share import share_all
-
-        factory = self._factory()
-        with (
-            LocalState.open(self.settings.state_db_path) as state,
-            HubClient.from_settings(self.settings) as hub,
-        ):
-            return share_all(self.settings, backend_factory=factory, hub=hub, state=state, dry_run=dry_run)
+        with self.session() as agent:
+            return agent.share_all(dry_run=dry_run)
 
     @contextlib.contextmanager
     def state(self) -> Iterator[LocalState]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from e2e_world import World, wait_until
 
-from agent.runner import InstanceLock
+from agent.scheduler import InstanceLock
 
 pytestmark = pytest.mark.e2e
 
@@ -47,8 +47,8 @@ def test_sigterm_mid_cycle_finishes_the_current_action_saves_state_and_exits_0(w
     applied = c.blacklist() - before
     assert len(applied) < len(buyers)
     with c.state() as state:
-        recorded = set(state.agent_entries())
-        in_flight = {intent.member_id for intent in state.pending_intents()}
+        recorded = set(state.blacklist.automatic())
+        in_flight = {intent.member_id for intent in state.intents.pending()}
     assert recorded <= applied
     assert applied <= recorded | in_flight  # nothing done behind the state's back: next read settles the rest
     assert _last_cycle_outcome(c.data_dir) == "stopped", output
@@ -75,8 +75,8 @@ def test_ctrl_c_to_the_whole_group_mid_cycle_finishes_the_action_and_next_run_ad
     applied = c.blacklist() - before
     assert len(applied) < len(buyers)
     with c.state() as state:
-        recorded = set(state.agent_entries())
-        in_flight = {intent.member_id for intent in state.pending_intents()}
+        recorded = set(state.blacklist.automatic())
+        in_flight = {intent.member_id for intent in state.intents.pending()}
     assert recorded <= applied <= recorded | in_flight
 
     world.mock.set_faults(latency_ms=0)
@@ -88,7 +88,7 @@ def test_ctrl_c_to_the_whole_group_mid_cycle_finishes_the_action_and_next_run_ad
     assert set(listed) - before == {member_id for member_id, _ in buyers}
     with c.state() as state:
         for member_id, _ in buyers:
-            assert [r.action for r in state.audit_log(member_id=member_id)].count("add") == 1, member_id
+            assert [r.action for r in state.audit.recent(member_id=member_id)].count("add") == 1, member_id
 
 
 def test_second_agent_on_the_same_data_dir_exits_2_naming_the_first(world: World) -> None:
@@ -124,7 +124,7 @@ def _last_cycle_outcome(data_dir: Path) -> str | None:
     if not state_db.exists():
         return None
     with LocalState.open(state_db) as state:
-        cycle = state.last_cycle("sync")
+        cycle = state.cycles.last("sync")
         return cycle.outcome if cycle else None
 
 

@@ -39,9 +39,9 @@ def test_agent_killed_while_applying_finishes_at_the_next_run_without_duplicates
     assert len(listed) == len(set(listed))
     assert set(listed) - before == set(buyers)
     with c.state() as state:
-        assert set(state.agent_entries()) == set(buyers)
+        assert set(state.blacklist.automatic()) == set(buyers)
         for member_id in buyers:
-            adds = [r for r in state.audit_log(member_id=member_id) if r.action == "add"]
+            adds = [r for r in state.audit.recent(member_id=member_id) if r.action == "add"]
             assert len(adds) == 1, member_id
 
 

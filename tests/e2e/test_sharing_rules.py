@@ -42,7 +42,7 @@ def test_seller_removing_an_auto_added_buyer_allowlists_them_for_good(world: Wor
     assert report.allowlisted_by_seller == [x]
     assert x not in c.blacklist()  # the same cycle still sees X passing the policy, and leaves it alone
     with c.state() as state:
-        assert x in state.allowlisted()
+        assert x in state.allowlist.ids()
 
 
 def test_withdrawn_report_retracts_the_agent_entry_and_keeps_manual_ones(world: World) -> None:

@@ -16,7 +16,7 @@ import pytest
 from sync_world import Agent, HubServer, agent_settings
 
 from agent.hub_client import HubClient
-from agent.state import LocalState
+from agent.session import AgentSession
 from fixtures.mock_backend.testing import MockControl
 from hub.db import migrate
 
@@ -49,13 +49,12 @@ def make_agent(mock_backend: MockControl, hub: HubServer, tmp_path: Path) -> Ite
         settings = agent_settings(tmp_path / store_id, mock_backend.url, login, hub.url, policy)
         token = hub.add_seller(store_id)
         client = HubClient(hub.url, token, max_retries=1, backoff=0.01)
-        agent = Agent(store_id, settings, password, client, LocalState.open(settings.state_db_path))
+        session = AgentSession(settings, password=password, hub=client, keep_backend=True)
+        agent = Agent(store_id, settings, password, client, session)
         agents.append(agent)
         return agent
 
     yield make
     for agent in agents:
-        if agent.kept is not None:
-            agent.kept.close()
+        agent.session.close()
         agent.hub_client.close()
-        agent.state.close()

@@ -12,15 +12,12 @@ from typing import Any
 
 import uvicorn
 
-from agent.backend.api import Backend
-from agent.backend.driver import open_backend
 from agent.config import Settings
 from agent.hub_client import HubClient
 from agent.hub_models import Report
-from agent.reports import CycleReport, ShareReport
-from agent.share import share_all
+from agent.session import AgentSession
 from agent.state import LocalState
-from agent.sync import run_cycle
+from agent.sync.cycle_result import CycleReport, ShareReport
 from hub.admin import HubAdmin
 from hub.app import create_app
 from hub.settings import HubSettings
@@ -76,55 +73,26 @@ class HubServer:
         return HubAdmin(HubSettings(database_url=self.database_url))
 
 
-class KeptOpen:
-    """A backend whose `with` block leaves it open."""
-
-    def __init__(self, backend: Backend) -> None:
-        self._backend = backend
-
-    def __enter__(self) -> Backend:
-        return self._backend
-
-    def __exit__(self, *exc_info: object) -> None:
-        return None
-
-
 @dataclass
 class Agent:
-    """One store's agent, wired like the CLI wires it, with helpers for the two commands."""
+    """One store's agent: an `AgentSession` that keeps one browser for the whole test (as a long-running
+    agent could), with the test's hub client and local state."""
 
     store_id: str
     settings: Settings
     password: str
     hub_client: HubClient
-    state: LocalState
-    kept: Backend | None = None
+    session: AgentSession
 
-    def backend(self) -> Backend:
-        # One browser per agent for the whole test (as a long-running agent could keep it): the engine's
-        # `with` does not close it; the fixture does.
-        if self.kept is None:
-            self.kept = open_backend(self.settings, password=self.password)
-        return KeptOpen(self.kept)  # type: ignore[return-value]
+    @property
+    def state(self) -> LocalState:
+        return self.session.state
 
     def sync(self, *, dry_run: bool = False, **kwargs: Any) -> CycleReport:
-        return run_cycle(
-            self.settings,
-            backend_factory=self.backend,
-            hub=self.hub_client,
-            state=self.state,
-            dry_run=dry_run,
-            **kwargs,
-        )
+        return self.session.sync(dry_run=dry_run, **kwargs)
 
     def share_all(self, *, dry_run: bool = False) -> ShareReport:
-        return share_all(
-            self.settings,
-            backend_factory=self.backend,
-            hub=self.hub_client,
-            state=self.state,
-            dry_run=dry_run,
-        )
+        return self.session.share_all(dry_run=dry_run)
 
 
 def agent_settings(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agent.diff import KnownEntry, PendingIntent, diff_blacklist
 from agent.models import BlacklistEntry
+from agent.sync.diff import KnownEntry, PendingIntent, diff_blacklist
 
 
 def seen(*ids: str) -> list[BlacklistEntry]:

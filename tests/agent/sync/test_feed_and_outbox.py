@@ -9,13 +9,13 @@ from typing import Any
 
 import httpx
 
-from agent.feed import pull_feed
 from agent.hub_client import HubClient
 from agent.hub_models import Report
 from agent.models import BlacklistEntry
-from agent.outbox import RECONFIRM_EVERY, SNAPSHOT_DONE, deliver_outbox, snapshot_if_due
-from agent.state import LocalState
-from agent.state.db import from_iso, iso, now
+from agent.state import FeedCursor, LocalState
+from agent.state.db import now
+from agent.sync.feed import pull_feed
+from agent.sync.outbox import RECONFIRM_EVERY, deliver_outbox, snapshot_if_due
 
 
 def entry(member_id: str, reporters: int = 2) -> dict[str, Any]:
@@ -57,8 +57,8 @@ def test_tombstones_remove_cached_entries_and_the_cursor_advances() -> None:
     state = LocalState.in_memory()
     pull_feed(hub(feed_server({0: page([change(1, "a"), change(2, "b")], 2)})), state)
     pull_feed(hub(feed_server({2: page([change(3, "a", live=False)], 3)})), state)
-    assert set(state.shared_entries()) == {"b"}
-    assert state.get_meta("feed_cursor") == "3"
+    assert set(state.shared.entries()) == {"b"}
+    assert state.feed.load().position == 3
 
 
 def test_expired_cursor_re_pulls_everything_and_drops_what_vanished() -> None:
@@ -70,15 +70,13 @@ def test_expired_cursor_re_pulls_everything_and_drops_what_vanished() -> None:
     }
     result = pull_feed(hub(feed_server(pages)), state)
     assert result.full_repull
-    assert set(state.shared_entries()) == {"b"}
+    assert set(state.shared.entries()) == {"b"}
 
 
 def test_a_full_pull_stopped_half_way_keeps_the_old_entries_until_it_completes() -> None:
     state = LocalState.in_memory()
     pull_feed(hub(feed_server({0: page([change(1, "old")], 1)})), state)
-    state.set_meta("feed_cursor", "0")  # as after a 410
-    state.set_meta("feed_full_pull", "1")
-    state.set_meta("feed_generation", "2")
+    state.feed.save(FeedCursor(position=0, generation=2, full_pull=True, pulled=True))  # as after a 410
     pages = {0: page([change(5, "new")], 100, has_more=True), 100: page([change(6, "newer")], 6)}
 
     class StopAfterFirst:
@@ -86,15 +84,15 @@ def test_a_full_pull_stopped_half_way_keeps_the_old_entries_until_it_completes()
             return True
 
     pull_feed(hub(feed_server(pages)), state, stop=StopAfterFirst())  # type: ignore[arg-type]
-    assert set(state.shared_entries()) == {"old", "new"}
+    assert set(state.shared.entries()) == {"old", "new"}
     pull_feed(hub(feed_server(pages)), state)
-    assert set(state.shared_entries()) == {"new", "newer"}
+    assert set(state.shared.entries()) == {"new", "newer"}
 
 
 def test_a_report_the_hub_refuses_is_set_aside_and_the_others_are_delivered() -> None:
     state = LocalState.in_memory()
     for member_id in ("ok1", "bad", "ok2"):
-        state.queue_report(Report(member_id, member_id.upper()))
+        state.outbox.queue_report(Report(member_id, member_id.upper()))
 
     def handler(request: httpx.Request) -> httpx.Response:
         ids = [r["member_id"] for r in json.loads(request.content)["reports"]]
@@ -105,24 +103,24 @@ def test_a_report_the_hub_refuses_is_set_aside_and_the_others_are_delivered() ->
 
     result = deliver_outbox(hub(handler), state)
     assert (result.reports, result.rejected) == (2, ["bad"])
-    assert state.outbox() == []
-    assert state.outbox_counts() == {"pending": 0, "rejected": 1}
-    assert state.reported_ids() == {"ok1", "ok2"}
+    assert state.outbox.items() == []
+    assert state.outbox.counts() == {"pending": 0, "rejected": 1}
+    assert state.reported.ids() == {"ok1", "ok2"}
 
 
 def test_nothing_leaves_the_outbox_while_the_hub_is_down() -> None:
     state = LocalState.in_memory()
-    state.queue_report(Report("a", "A"))
-    state.queue_withdrawal("b", "B")
+    state.outbox.queue_report(Report("a", "A"))
+    state.outbox.queue_withdrawal("b", "B")
     result = deliver_outbox(hub(lambda request: httpx.Response(503)), state)
     assert result.error is not None
-    assert {i.member_id for i in state.outbox()} == {"a", "b"}
+    assert {i.member_id for i in state.outbox.items()} == {"a", "b"}
 
 
 def test_withdrawals_are_delivered_while_the_daily_quota_holds_new_reports_back() -> None:
     state = LocalState.in_memory()
-    state.queue_report(Report("new", "N"))
-    state.queue_withdrawal("forgiven", "F")
+    state.outbox.queue_report(Report("new", "N"))
+    state.outbox.queue_withdrawal("forgiven", "F")
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.method == "POST":  # the quota of new reports resets at midnight
@@ -132,7 +130,7 @@ def test_withdrawals_are_delivered_while_the_daily_quota_holds_new_reports_back(
     result = deliver_outbox(hub(handler), state)
     assert result.withdrawals == 1  # other stores' agents can retract now, not tomorrow
     assert result.error is not None
-    assert [i.member_id for i in state.outbox()] == ["new"]
+    assert [i.member_id for i in state.outbox.items()] == ["new"]
 
 
 def snapshot_recorder(sent: list[httpx.Request], status: int = 200) -> HubClient:
@@ -148,37 +146,38 @@ def snapshot_recorder(sent: list[httpx.Request], status: int = 200) -> HubClient
 
 def test_a_running_agent_confirms_its_reports_again_before_the_hub_lets_them_age() -> None:
     state = LocalState.in_memory()
-    state.add_manual(BlacklistEntry("mine", "Mine"))
+    state.blacklist.add_manual(BlacklistEntry("mine", "Mine"))
     sent: list[httpx.Request] = []
-    state.set_meta(SNAPSHOT_DONE, iso(now() - timedelta(days=1)))
+    state.reported.snapshot_pushed(now() - timedelta(days=1))
     assert snapshot_if_due(snapshot_recorder(sent), state) is None
     assert sent == []  # confirmed recently: the outbox does the work
 
-    state.set_meta(SNAPSHOT_DONE, iso(now() - RECONFIRM_EVERY - timedelta(minutes=1)))
+    state.reported.snapshot_pushed(now() - RECONFIRM_EVERY - timedelta(minutes=1))
     counts = snapshot_if_due(snapshot_recorder(sent), state)
 
     assert counts is not None
     assert counts.unchanged == 1
     assert [(r.method, json.loads(r.content)["reports"][0]["member_id"]) for r in sent] == [("PUT", "mine")]
-    assert from_iso(state.get_meta(SNAPSHOT_DONE)) > now() - timedelta(minutes=1)  # type: ignore[operator]
+    assert state.reported.snapshot_at is not None
+    assert state.reported.snapshot_at > now() - timedelta(minutes=1)
 
 
 def test_a_refused_reconfirmation_leaves_the_outbox_to_deliver_as_usual() -> None:
     state = LocalState.in_memory()
-    state.add_manual(BlacklistEntry("mine", "Mine"))
-    state.set_meta(SNAPSHOT_DONE, iso(now() - RECONFIRM_EVERY - timedelta(minutes=1)))
+    state.blacklist.add_manual(BlacklistEntry("mine", "Mine"))
+    state.reported.snapshot_pushed(now() - RECONFIRM_EVERY - timedelta(minutes=1))
     assert snapshot_if_due(snapshot_recorder([], status=429), state) is None
 
 
 def test_a_report_the_hub_refused_as_invalid_does_not_block_confirming_the_others() -> None:
     state = LocalState.in_memory()
     for member_id in ("mine", "bad"):
-        state.add_manual(BlacklistEntry(member_id, member_id.title()))
-    state.queue_report(Report("bad", "Bad"))
-    state.outbox_failed(["bad"], "422 bad name", rejected=True)
-    state.set_meta(SNAPSHOT_DONE, iso(now() - RECONFIRM_EVERY - timedelta(minutes=1)))
+        state.blacklist.add_manual(BlacklistEntry(member_id, member_id.title()))
+    state.outbox.queue_report(Report("bad", "Bad"))
+    state.outbox.failed(["bad"], "422 bad name", rejected=True)
+    state.reported.snapshot_pushed(now() - RECONFIRM_EVERY - timedelta(minutes=1))
     sent: list[httpx.Request] = []
 
     assert snapshot_if_due(snapshot_recorder(sent), state) is not None
     assert [r["member_id"] for r in json.loads(sent[0].content)["reports"]] == ["mine"]
-    assert state.outbox_counts() == {"pending": 0, "rejected": 1}  # still shown to the seller
+    assert state.outbox.counts() == {"pending": 0, "rejected": 1}  # still shown to the seller

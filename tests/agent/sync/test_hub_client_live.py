@@ -8,8 +8,8 @@ from sync_world import HubServer
 from agent.errors import HubRejected
 from agent.hub_client import HubClient, fits_one_put
 from agent.hub_models import Report
-from agent.share import push_large_snapshot
 from agent.state import LocalState
+from agent.sync.share import push_large_snapshot
 
 
 def test_reports_from_two_sellers_reach_the_feed_as_one_entry_then_304(hub: HubServer) -> None:
@@ -57,7 +57,7 @@ def test_a_snapshot_too_large_for_one_put_is_batched_and_still_withdraws_what_is
     second = push_large_snapshot(client, state, reports[:1070])
     assert (second.unchanged, second.withdrawn) == (1070, 30)
     assert client.entry("m1080") is None
-    assert len(state.reported_ids()) == 1070
+    assert len(state.reported.ids()) == 1070
 
 
 def test_one_put_holds_at_most_10000_reports_under_1_mib() -> None:

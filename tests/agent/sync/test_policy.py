@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from agent.hub_models import SharedEntry
-from agent.policy import Policy, decide, passes, retractions
+from agent.models import BlacklistOutcome
+from agent.sync.policy import (
+    Evictable,
+    Policy,
+    decide,
+    eviction_victim,
+    link_names,
+    order_when_full,
+    origin_after_link,
+    passes,
+    retractions,
+)
 
 
 def entry(member_id: str, reporters: int = 2, score: int = 50, **reasons: int) -> SharedEntry:
@@ -81,3 +94,42 @@ def test_a_misspelt_reason_in_the_config_is_refused() -> None:
     with pytest.raises(ConfigError) as info:
         Policy.from_settings(PolicySettings(reasons=["frud"]))
     assert info.value.key == "policy.reasons"
+
+
+# --- decisions the executor carries out --------------------------------------------------------------
+
+
+def test_a_link_tries_the_name_the_buyer_ordered_under_here_before_the_hubs() -> None:
+    assert link_names(entry("x"), "Bùyer x") == ["Bùyer x", "Buyer x"]
+
+
+def test_a_link_tries_the_hubs_name_once_when_the_store_knows_no_other() -> None:
+    assert link_names(entry("x"), None) == ["Buyer x"]
+    assert link_names(entry("x"), "Buyer x") == ["Buyer x"]
+
+
+def test_an_already_blacklisted_answer_to_the_agents_link_counts_as_the_agents_entry() -> None:
+    assert origin_after_link(BlacklistOutcome.ALREADY) == "agent"
+    assert origin_after_link(BlacklistOutcome.ADDED) == "agent"
+    assert origin_after_link(BlacklistOutcome.MISMATCH) is None
+
+
+def evictable(member_id: str, score: int, day: int | None) -> Evictable:
+    added = datetime(2026, 1, day, tzinfo=UTC) if day else None
+    return Evictable(member_id, member_id, score, added)
+
+
+def test_the_lowest_score_automatic_entry_makes_room_the_oldest_first() -> None:
+    entries = [evictable("new", 50, 9), evictable("old", 50, 2), evictable("high", 88, 1)]
+    victim = eviction_victim(entries, for_score=75)
+    assert victim is not None
+    assert victim.member_id == "old"
+
+
+def test_nothing_makes_room_for_a_candidate_that_scores_no_higher() -> None:
+    assert eviction_victim([evictable("a", 75, 1)], for_score=75) is None
+
+
+def test_on_a_full_blacklist_the_highest_score_goes_first_then_more_reporters() -> None:
+    ranked = order_when_full([entry("a", 2, 75), entry("b", 3, 88), entry("c", 3, 75)])
+    assert [e.member_id for e in ranked] == ["b", "c", "a"]

@@ -1,5 +1,6 @@
-"""Rule 3 (the seller always wins) and the blacklist link's name, in the corners a safety review found:
-the seller acting while a cycle runs, removing their own entry, and reporters giving a wrong name."""
+"""docs/safety.md rule 3 (the seller always wins) and the blacklist link's name, in the corners a safety
+review found: the seller acting while a cycle runs, removing their own entry, and reporters giving a wrong
+name."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from test_sync_engine import MakeAgent, caught_elsewhere
 
 from agent.backend.api import Backend
 from agent.models import Order, RemovalOutcome
-from agent.sync import run_cycle
+from agent.session import AgentSession
 from fixtures.mock_backend.testing import MockControl
 
 
@@ -19,7 +20,7 @@ class SellerRemovesFirst:
     """The store's backend, with the seller removing an entry by hand just before the agent asks to."""
 
     def __init__(self, agent: Agent, mock: MockControl) -> None:
-        self._backend: Backend = agent.backend().__enter__()
+        self._backend: Backend = agent.session.backend().__enter__()
         self._mock, self._store = mock, agent.store_id
 
     def __enter__(self) -> SellerRemovesFirst:
@@ -37,12 +38,10 @@ class SellerRemovesFirst:
 
 
 def sync_while_the_seller_removes(agent: Agent, mock: MockControl) -> Any:
-    return run_cycle(
-        agent.settings,
-        backend_factory=lambda: SellerRemovesFirst(agent, mock),
-        hub=agent.hub_client,
-        state=agent.state,
-    )
+    with AgentSession(
+        agent.settings, hub=agent.hub_client, backend_factory=lambda: SellerRemovesFirst(agent, mock)
+    ) as session:
+        return session.sync()
 
 
 def test_seller_removing_an_automatic_entry_while_the_agent_retracts_it_still_allowlists_the_buyer(
@@ -59,7 +58,7 @@ def test_seller_removing_an_automatic_entry_while_the_agent_retracts_it_still_al
     reported_on_hub(hub, x, "Xavier Twice", 2)  # caught again elsewhere later
     c.sync()
 
-    assert x in c.state.allowlisted()
+    assert x in c.state.allowlist.ids()
     assert x not in mock_backend.blacklist_ids("store-c")
 
 
@@ -78,7 +77,7 @@ def test_a_buyer_the_seller_removed_by_hand_is_not_put_back_by_the_agent(
     assert report.withdrawals_pushed == 1
     assert x not in [e.member_id for e in report.added]
     assert x not in mock_backend.blacklist_ids("store-c")
-    assert x in c.state.allowlisted()
+    assert x in c.state.allowlist.ids()
 
 
 def test_the_blacklist_link_uses_the_buyers_name_as_this_store_knows_it(
@@ -93,7 +92,7 @@ def test_the_blacklist_link_uses_the_buyers_name_as_this_store_knows_it(
 
     assert [e.member_id for e in report.added] == [x]
     assert x in mock_backend.blacklist_ids("store-c")
-    assert c.state.agent_entries()[x].name == "Xavier Real"
+    assert c.state.blacklist.automatic()[x].name == "Xavier Real"
 
 
 def test_a_stale_name_from_an_old_order_here_falls_back_to_the_reported_name_in_the_same_cycle(
@@ -102,7 +101,7 @@ def test_a_stale_name_from_an_old_order_here_falls_back_to_the_reported_name_in_
     c = make_agent("store-c")
     x = str(mock_backend.add_buyer("Xavier Now")["member_id"])
     # An order recorded here before the buyer changed their name.
-    c.state.record_orders([Order("o-before", x, "Xavier Before", datetime(2025, 1, 1, tzinfo=UTC))])
+    c.state.orders.record([Order("o-before", x, "Xavier Before", datetime(2025, 1, 1, tzinfo=UTC))])
     reported_on_hub(hub, x, "Xavier Now", 2)
 
     report = c.sync()
@@ -116,7 +115,7 @@ def test_a_buyer_refused_under_both_names_is_not_retried_until_the_hubs_name_cha
 ) -> None:
     c = make_agent("store-c")
     x = str(mock_backend.add_buyer("Xavier Now")["member_id"])
-    c.state.record_orders([Order("o-before", x, "Xavier Before", datetime(2025, 1, 1, tzinfo=UTC))])
+    c.state.orders.record([Order("o-before", x, "Xavier Before", datetime(2025, 1, 1, tzinfo=UTC))])
     reported_on_hub(hub, x, "Xavier Misspelt", 2)
 
     assert [e.member_id for e in c.sync().refused] == [x]

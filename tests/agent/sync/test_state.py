@@ -30,63 +30,63 @@ def test_a_failed_transaction_leaves_nothing_behind() -> None:
 
     def fail_midway() -> None:
         with state.transaction():
-            state.add_manual(BlacklistEntry("a", "A"))
+            state.blacklist.add_manual(BlacklistEntry("a", "A"))
             raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError):
         fail_midway()
-    assert state.known_entries() == {}
+    assert state.blacklist.known() == {}
 
 
 def test_a_dry_run_rolls_back_everything_written_inside() -> None:
     state = LocalState.in_memory()
     with state.dry_run():
         with state.transaction():
-            state.add_manual(BlacklistEntry("a", "A"))
-        assert "a" in state.known_entries()  # visible inside, so the dry run computes like a real one
-    assert state.known_entries() == {}
+            state.blacklist.add_manual(BlacklistEntry("a", "A"))
+        assert "a" in state.blacklist.known()  # visible inside, so the dry run computes like a real one
+    assert state.blacklist.known() == {}
 
 
 def test_the_latest_wish_per_buyer_wins_in_the_outbox() -> None:
     state = LocalState.in_memory()
-    state.queue_report(Report("a", "A"))
-    state.queue_withdrawal("a", "A")
-    assert [(i.member_id, i.action) for i in state.outbox()] == [("a", "withdraw")]
+    state.outbox.queue_report(Report("a", "A"))
+    state.outbox.queue_withdrawal("a", "A")
+    assert [(i.member_id, i.action) for i in state.outbox.items()] == [("a", "withdraw")]
 
 
 def test_outbox_and_pending_intents_survive_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite3"
     with LocalState.open(path) as state:
-        state.queue_report(Report("a", "A"))
-        state.record_intent("add", "x", "X", why="policy", provenance={"reporters": 2}, score=50)
+        state.outbox.queue_report(Report("a", "A"))
+        state.intents.record("add", "x", "X", why="policy", provenance={"reporters": 2}, score=50)
     with LocalState.open(path) as state:
-        assert [i.member_id for i in state.outbox()] == ["a"]
-        (intent,) = state.pending_intents()
+        assert [i.member_id for i in state.outbox.items()] == ["a"]
+        (intent,) = state.intents.pending()
         assert (intent.action, intent.member_id, intent.provenance, intent.score) == (
             "add",
             "x",
             {"reporters": 2},
             50,
         )
-        state.settle_intent(intent.id, "done", "added")
-        assert state.pending_intents() == []
+        state.intents.settle(intent.id, "done", "added")
+        assert state.intents.pending() == []
 
 
 def test_counts_by_origin_separate_the_sellers_entries_from_the_agents() -> None:
     state = LocalState.in_memory()
-    state.add_manual(BlacklistEntry("m", "M"))
-    state.add_agent("g", "G", provenance={"reporters": 2}, score=40)
-    assert state.counts_by_origin() == {"manual": 1, "agent": 1}
-    assert state.agent_entries()["g"].provenance == {"reporters": 2}
+    state.blacklist.add_manual(BlacklistEntry("m", "M"))
+    state.blacklist.add_automatic("g", "G", provenance={"reporters": 2}, score=40)
+    assert state.blacklist.counts_by_origin() == {"manual": 1, "agent": 1}
+    assert state.blacklist.automatic()["g"].provenance == {"reporters": 2}
 
 
 def test_a_buyers_name_in_this_store_is_the_one_on_their_latest_order() -> None:
     state = LocalState.in_memory()
-    state.record_orders(
+    state.orders.record(
         [
             Order("o1", "x", "Old Name", datetime(2026, 1, 1, tzinfo=UTC)),
             Order("o2", "x", "New Name", datetime(2026, 3, 1, tzinfo=UTC)),
             Order("o3", "y", "Yvonne", datetime(2026, 2, 1, tzinfo=UTC)),
         ]
     )
-    assert state.buyer_names() == {"x": "New Name", "y": "Yvonne"}
+    assert state.orders.buyer_names() == {"x": "New Name", "y": "Yvonne"}

@@ -74,7 +74,7 @@ def test_seller_removal_of_an_automatic_entry_allowlists_the_buyer(
     report = c.sync()
 
     assert report.allowlisted_by_seller == [x]
-    assert x in c.state.allowlisted()
+    assert x in c.state.allowlist.ids()
     assert x not in mock_backend.blacklist_ids("store-c")
     assert report.withdrawals_pushed == 0  # it was never C's report
 
@@ -97,7 +97,7 @@ def test_withdrawn_reports_retract_automatic_entries_but_never_manual_ones(
     assert [r.member_id for r in report.retracted] == [x]
     assert x not in mock_backend.blacklist_ids("store-c")
     assert mine in mock_backend.blacklist_ids("store-c")
-    assert c.state.audit_log(member_id=x)[0].action == "retract"
+    assert c.state.audit.recent(member_id=x)[0].action == "retract"
 
 
 def test_reports_wait_in_the_outbox_while_the_hub_is_down(
@@ -136,9 +136,9 @@ def test_dry_run_changes_nothing_in_the_store_the_hub_or_the_state(
     assert mock_backend.blacklist_ids("store-c") == store_before
     with hub.admin() as admin:
         assert admin.stats() == hub_before
-    assert c.state.known_entries() == {}
-    assert c.state.outbox() == []
-    assert c.state.last_cycle() is None
+    assert c.state.blacklist.known() == {}
+    assert c.state.outbox.items() == []
+    assert c.state.cycles.last() is None
 
 
 def test_a_stop_or_a_crash_mid_cycle_never_duplicates_or_shares_an_automatic_entry(
@@ -152,13 +152,13 @@ def test_a_stop_or_a_crash_mid_cycle_never_duplicates_or_shares_an_automatic_ent
     assert x not in mock_backend.blacklist_ids("store-c")
     # The agent recorded its intent and the store acted, then the process was killed before the result
     # was saved.
-    c.state.record_intent("add", x, "Xavier Twice", why="add", provenance={"reporters": 2}, score=50)
+    c.state.intents.record("add", x, "Xavier Twice", why="add", provenance={"reporters": 2}, score=50)
     mock_backend.blacklist("store-c", x)
 
     report = c.sync()
 
     assert x not in report.new_manual
-    assert c.state.known_entries()[x].origin == "agent"
+    assert c.state.blacklist.known()[x].origin == "agent"
     assert [e.member_id for e in report.added] == []  # not added twice
     shared = c.hub_client.entry(x)
     assert shared is not None

@@ -57,7 +57,7 @@ def test_an_order_from_a_buyer_on_the_shared_list_is_an_alert_even_below_the_thr
     assert suspect not in mock_backend.blacklist_ids("store-c")  # one reporter: below the threshold
     (alert,) = report.alerts
     assert (alert["member_id"], alert["reporters"], alert["reasons"]) == (suspect, 1, {"chargeback": 1})
-    assert [a.member_id for a in c.state.alerts()] == [suspect]
+    assert [a.member_id for a in c.state.alerts.recent()] == [suspect]
 
 
 def test_a_good_customer_on_the_shared_list_is_flagged_for_review_not_blacklisted(
@@ -72,4 +72,4 @@ def test_a_good_customer_on_the_shared_list_is_flagged_for_review_not_blackliste
 
     assert loyal["member_id"] not in mock_backend.blacklist_ids("store-c")
     assert [r.member_id for r in report.review] == [loyal["member_id"]]
-    assert [r.member_id for r in c.state.review_list()] == [loyal["member_id"]]
+    assert [r.member_id for r in c.state.review.items()] == [loyal["member_id"]]

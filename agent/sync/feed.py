@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from agent.hub_client import FeedCursorExpired, HubClient
-from agent.state import LocalState
+from agent.errors import FeedCursorExpired
+from agent.hub_client import HubClient
+from agent.state import FeedCursor, LocalState
 
 logger = logging.getLogger(__name__)
 
@@ -30,50 +31,45 @@ class FeedResult:
 
 def has_pulled(state: LocalState) -> bool:
     """Whether the cache has ever been filled by a complete pull (policy decisions need one)."""
-    return state.get_meta("feed_pulled_at") is not None
+    return state.feed.load().pulled
 
 
 def pull_feed(
     hub: HubClient, state: LocalState, *, stop: threading.Event | None = None, limit: int = PAGE_LIMIT
 ) -> FeedResult:
     result = FeedResult()
-    cursor = int(state.get_meta("feed_cursor") or 0)
-    etag = state.get_meta("feed_etag")
-    generation = int(state.get_meta("feed_generation") or 0)
-    full = state.get_meta("feed_full_pull") is not None
-    if cursor == 0 and not full:
-        generation, full = _start_full_pull(state, generation)
-        etag = None
+    cursor = state.feed.load()
+    if cursor.position == 0 and not cursor.full_pull:
+        cursor = _start_full_pull(state, cursor)
+    etag = cursor.etag
     expired_once = False
     while True:
         try:
-            page = hub.feed(cursor, etag=etag, limit=limit)
+            page = hub.feed(cursor.position, etag=etag, limit=limit)
         except FeedCursorExpired:
             if expired_once:
                 raise
             expired_once = True
-            logger.info("feed cursor %d expired: re-pulling the whole shared list", cursor)
-            generation, full = _start_full_pull(state, generation)
-            cursor, etag, result.full_repull = 0, None, True
+            logger.info("feed cursor %d expired: re-pulling the whole shared list", cursor.position)
+            cursor = _start_full_pull(state, cursor)
+            etag, result.full_repull = None, True
             continue
         etag = None  # only the first request of a pull is conditional
         if page is None:
             result.not_modified = True
             break
         latest = page.latest_per_member()
+        cursor = replace(cursor, position=page.next_cursor, etag=page.etag)
         with state.transaction():
-            state.upsert_shared([c.entry for c in latest.values() if c.entry is not None], generation)
-            state.delete_shared([m for m, c in latest.items() if c.entry is None])
-            state.set_meta("feed_cursor", str(page.next_cursor))
-            state.set_meta("feed_etag", page.etag)
+            state.shared.upsert([c.entry for c in latest.values() if c.entry is not None], cursor.generation)
+            state.shared.delete([m for m, c in latest.items() if c.entry is None])
             if not page.has_more:
-                if full:
-                    dropped = state.prune_shared(generation)
-                    state.set_meta("feed_full_pull", None)
+                if cursor.full_pull:
+                    dropped = state.shared.prune(cursor.generation)
                     logger.info("full pull complete; %d stale shared entries dropped", dropped)
-                state.set_meta("feed_pulled_at", "1")
+                cursor = replace(cursor, full_pull=False, pulled=True)
+            state.feed.save(cursor)
         result.changes += len(page.changes)
-        cursor = page.next_cursor
         if not page.has_more:
             break
         if stop is not None and stop.is_set():
@@ -82,11 +78,8 @@ def pull_feed(
     return result
 
 
-def _start_full_pull(state: LocalState, generation: int) -> tuple[int, bool]:
-    generation += 1
+def _start_full_pull(state: LocalState, cursor: FeedCursor) -> FeedCursor:
+    started = replace(cursor, position=0, etag=None, generation=cursor.generation + 1, full_pull=True)
     with state.transaction():
-        state.set_meta("feed_generation", str(generation))
-        state.set_meta("feed_full_pull", "1")
-        state.set_meta("feed_cursor", "0")
-        state.set_meta("feed_etag", None)
-    return generation, True
+        state.feed.save(started)
+    return started

@@ -17,6 +17,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from agent.hub_models import SharedEntry
+
 
 def to_data(value: Any) -> Any:
     """JSON-ready data: dataclasses to dicts, datetimes to ISO text, mappings/sequences recursively."""
@@ -43,6 +45,10 @@ class BuyerAction:
     reporters: int | None = None
     reasons: dict[str, int] = field(default_factory=dict)
     why: str = ""
+
+    @classmethod
+    def from_entry(cls, entry: SharedEntry, why: str = "") -> BuyerAction:
+        return cls(entry.member_id, entry.name, entry.score, entry.reporters, dict(entry.reasons), why)
 
 
 @dataclass(slots=True)
@@ -151,6 +157,8 @@ class ShareReport:
     unchanged: int = 0
     withdrawn: int = 0
     batched: bool = False  # over one PUT's limits: upserted in batches, withdrawals one by one
+    to_push: list[str] = field(default_factory=list)  # dry run: the member ids that would be pushed
+    to_withdraw: list[str] = field(default_factory=list)  # dry run: the member ids that would be withdrawn
     errors: list[str] = field(default_factory=list)
 
     @property

@@ -1,8 +1,8 @@
 """Step 2 of a cycle (and of share-all): take in what the seller did to the blacklist since last time.
 
 New manual entries become reports to push, manual removals become withdrawals, any removal by the seller
-(of their own entry or of an automatic one) puts that buyer on the allowlist (rule 3), and intents left
-pending by a crash are settled from what the store really shows (see agent.diff).
+(of their own entry or of an automatic one) puts that buyer on the allowlist (docs/safety.md rule 3), and
+intents left pending by a crash are settled from what the store really shows (see agent.sync.diff).
 """
 
 from __future__ import annotations
@@ -10,55 +10,58 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from agent.diff import BlacklistDiff, diff_blacklist
 from agent.hub_models import Report
 from agent.models import BlacklistEntry
 from agent.state import LocalState
+from agent.sync.diff import BlacklistDiff, diff_blacklist
 
 logger = logging.getLogger(__name__)
 
 
 def reconcile(state: LocalState, seen: Sequence[BlacklistEntry]) -> BlacklistDiff:
     """Record the diff between `seen` (the store now) and local state; one transaction."""
-    known = state.known_entries()
-    diff = diff_blacklist(seen, known, state.pending_intents())
+    known = state.blacklist.known()
+    diff = diff_blacklist(seen, known, state.intents.pending())
     with state.transaction():
         for entry in diff.new_manual:
-            state.add_manual(entry)
-            state.queue_report(Report(entry.member_id, entry.name, reported_at=entry.blacklisted_at))
+            state.blacklist.add_manual(entry)
+            state.outbox.queue_report(Report(entry.member_id, entry.name, reported_at=entry.blacklisted_at))
         for gone in diff.removed_manual:
-            state.forget_entry(gone.member_id)
-            state.queue_withdrawal(gone.member_id, gone.name)
+            state.blacklist.forget(gone.member_id)
+            state.outbox.queue_withdrawal(gone.member_id, gone.name)
             # The seller forgave a buyer they had caught: putting them back because other stores report
-            # them would overrule the seller (rule 3), so they are never re-added automatically either.
-            state.allow(gone.member_id, gone.name, "the seller removed their own entry")
+            # them would overrule the seller (docs/safety.md rule 3), so they are never re-added
+            # automatically either.
+            state.allowlist.add(gone.member_id, gone.name, "the seller removed their own entry")
         for gone in diff.removed_by_seller:
-            state.forget_entry(gone.member_id)
-            state.allow(gone.member_id, gone.name, "the seller removed the automatic entry")
-            state.audit("seller_removed", gone.member_id, gone.name, {"allowlisted": True})
+            state.blacklist.forget(gone.member_id)
+            state.allowlist.add(gone.member_id, gone.name, "the seller removed the automatic entry")
+            state.audit.record("seller_removed", gone.member_id, gone.name, {"allowlisted": True})
             logger.info("seller removed automatic entry %s: allowlisted", gone.member_id)
         for intent in diff.confirmed_adds:
             if intent.member_id not in known:
                 provenance = dict(intent.provenance or {})
-                state.add_agent(intent.member_id, intent.name, provenance=provenance, score=intent.score or 0)
-                state.audit(
+                state.blacklist.add_automatic(
+                    intent.member_id, intent.name, provenance=provenance, score=intent.score or 0
+                )
+                state.audit.record(
                     "add", intent.member_id, intent.name, {**provenance, "settled": "after a restart"}
                 )
-            state.settle_intent(intent.id, "done", "found on the blacklist after a restart")
+            state.intents.settle(intent.id, "done", "found on the blacklist after a restart")
         for intent in diff.lost_adds:
-            state.settle_intent(intent.id, "abandoned", "not on the blacklist after a restart")
+            state.intents.settle(intent.id, "abandoned", "not on the blacklist after a restart")
         for intent in diff.confirmed_removals:
-            state.forget_entry(intent.member_id)
+            state.blacklist.forget(intent.member_id)
             provenance = dict(intent.provenance or {})
-            state.audit(
+            state.audit.record(
                 intent.why or "remove",
                 intent.member_id,
                 intent.name,
                 {**provenance, "settled": "after a restart"},
             )
-            state.settle_intent(intent.id, "done", "gone from the blacklist after a restart")
+            state.intents.settle(intent.id, "done", "gone from the blacklist after a restart")
         for intent in diff.lost_removals:
-            state.settle_intent(intent.id, "abandoned", "still on the blacklist after a restart")
+            state.intents.settle(intent.id, "abandoned", "still on the blacklist after a restart")
     if diff.new_manual or diff.removed_manual or diff.removed_by_seller:
         logger.info(
             "blacklist changes by the seller: %d new, %d removed, %d automatic entries removed",

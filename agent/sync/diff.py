@@ -12,33 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
 
-from agent.models import BlacklistEntry
-
-Origin = Literal["manual", "agent"]
-
-
-@dataclass(frozen=True, slots=True)
-class KnownEntry:
-    """A blacklist entry as local state remembers it."""
-
-    member_id: str
-    name: str
-    origin: Origin
-
-
-@dataclass(frozen=True, slots=True)
-class PendingIntent:
-    """An action the agent recorded before touching the store and has not yet seen settled."""
-
-    id: int
-    action: Literal["add", "remove"]
-    member_id: str
-    name: str
-    why: str = ""
-    provenance: Mapping[str, Any] | None = None
-    score: int | None = None
+from agent.models import BlacklistEntry, KnownEntry, PendingIntent
 
 
 @dataclass(slots=True)

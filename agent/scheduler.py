@@ -32,7 +32,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from agent.errors import AgentError, LoginNeedsHuman
+from agent.errors import AgentError, AlreadyRunning, LoginNeedsHuman
 
 logger = logging.getLogger(__name__)
 
@@ -67,19 +67,6 @@ class Schedule:
             max_cycle_seconds=s.max_cycle_minutes * 60,
             misfire_grace_seconds=s.misfire_grace_seconds,
         )
-
-
-class AlreadyRunning(AgentError):
-    """Another agent holds the instance lock of this data dir."""
-
-    def __init__(self, data_dir: Path, pid: int | None) -> None:
-        who = f"process {pid}" if pid else "another process"
-        super().__init__(
-            f"another blacklist-agent is already running for data dir {data_dir} ({who}); "
-            "stop it first, or give this agent its own data_dir"
-        )
-        self.data_dir = data_dir
-        self.pid = pid
 
 
 class InstanceLock:

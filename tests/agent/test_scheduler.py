@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from agent.errors import LoginNeedsHuman
-from agent.runner import AlreadyRunning, InstanceLock, Runner, Schedule, install_signal_handlers
+from agent.scheduler import AlreadyRunning, InstanceLock, Runner, Schedule, install_signal_handlers
 
 FAST = Schedule(
     interval_seconds=0.2,
@@ -211,7 +211,7 @@ def test_next_run_time_is_reported_after_each_cycle_and_cleared_on_stop(tmp_path
 HOLD_LOCK = """
 import sys
 from pathlib import Path
-from agent.runner import InstanceLock
+from agent.scheduler import InstanceLock
 with InstanceLock(Path(sys.argv[1])):
     print("locked", flush=True)
     sys.stdin.read()

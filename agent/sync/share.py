@@ -1,8 +1,9 @@
 """share-all: push the store's whole blacklist, minus the agent's own additions, as this seller's reports.
 
-Only entries the agent did not add are the seller's, and only those are pushed (rule 1). The push is a
-full snapshot (`PUT /v1/reports`): the hub creates, updates or keeps each report and withdraws the ones no
-longer on the blacklist, atomically, so running it twice changes nothing the second time.
+Only entries the agent did not add are the seller's, and only those are pushed (docs/safety.md rule 1).
+The push is a full snapshot (`PUT /v1/reports`): the hub creates, updates or keeps each report and
+withdraws the ones no longer on the blacklist, atomically, so running it twice changes nothing the second
+time.
 
 Large snapshots: one PUT takes at most 10,000 reports and a body under 1 MiB. Beyond that the snapshot is
 sent as upserts in batches of 1,000 (`POST /v1/reports`), then the reports this agent knows it made earlier
@@ -17,62 +18,62 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from typing import Any
 
-from agent.backend.api import ProgressCallback
-from agent.config import Settings
 from agent.hub_client import POST_BATCH, HubClient, fits_one_put
 from agent.hub_models import PushCounts, Report
-from agent.outbox import SNAPSHOT_DONE
-from agent.reconcile import reconcile
-from agent.reports import ShareReport
 from agent.state import LocalState
-from agent.state.db import iso, now
-from agent.sync import BackendFactory, cycle_lock
+from agent.sync.cycle_result import ShareReport
+from agent.sync.engine import BackendFactory
+from agent.sync.progress import Progress, ProgressSink
+from agent.sync.reconcile import reconcile
 
 logger = logging.getLogger(__name__)
 
 
 def share_all(
-    settings: Settings,
     *,
     backend_factory: BackendFactory,
     hub: HubClient,
     state: LocalState,
     dry_run: bool = False,
-    progress: ProgressCallback | None = None,
+    progress: ProgressSink | None = None,
     stop: threading.Event | None = None,
 ) -> ShareReport:
-    """Read the whole blacklist and push the seller's own entries as a full snapshot."""
+    """Read the whole blacklist and push the seller's own entries as a full snapshot.
+
+    The caller holds the cycle lock (`AgentSession` takes it).
+    """
     report = ShareReport(dry_run=dry_run)
-    with cycle_lock(settings):
-        with backend_factory() as backend:
-            backend.ensure_session()
-            seen = backend.read_blacklist()
-        if dry_run:
-            with state.dry_run():
-                reports = _sellers_reports(state, seen, report)
-                reported = state.reported_ids()
-            mine = {r.member_id for r in reports}
-            report.pushed = len(mine - reported)
-            report.unchanged = len(mine & reported)
-            report.withdrawn = len(reported - mine)
-            report.batched = not fits_one_put(reports)
-            return report
-        reports = _sellers_reports(state, seen, report)
-        if fits_one_put(reports):
-            counts = hub.put_snapshot(reports)
-            if progress:
-                progress(len(reports), len(reports))
-        else:
-            report.batched = True
-            counts = push_large_snapshot(hub, state, reports, progress=progress, stop=stop)
-        with state.transaction():
-            state.replace_reported(reports)
-            state.clear_outbox()  # the snapshot carried every queued wish
-            state.set_meta(SNAPSHOT_DONE, iso(now()))
-        state.audit("share_all", "*", None, {"reports": len(reports), **_counts(counts)})
+    tell = progress or (lambda _: None)
+    with backend_factory() as backend:
+        backend.ensure_session()
+        seen = backend.read_blacklist()
+    tell(Progress("blacklist", len(seen), len(seen), "read the store's blacklist"))
+    if dry_run:
+        with state.dry_run():
+            reports = _sellers_reports(state, seen, report)
+            reported = state.reported.ids()
+        mine = {r.member_id for r in reports}
+        report.pushed = len(mine - reported)
+        report.unchanged = len(mine & reported)
+        report.withdrawn = len(reported - mine)
+        report.batched = not fits_one_put(reports)
+        report.to_push = [r.member_id for r in reports if r.member_id not in reported]
+        report.to_withdraw = sorted(reported - mine)
+        return report
+    reports = _sellers_reports(state, seen, report)
+    if fits_one_put(reports):
+        counts = hub.put_snapshot(reports)
+        tell(Progress("share", len(reports), len(reports), "pushed the snapshot"))
+    else:
+        report.batched = True
+        counts = push_large_snapshot(hub, state, reports, progress=tell, stop=stop)
+    with state.transaction():
+        state.reported.replace(reports)
+        state.outbox.clear()  # the snapshot carried every queued wish
+        state.reported.snapshot_pushed()
+    state.audit.record("share_all", "*", None, {"reports": len(reports), **_counts(counts)})
     report.pushed = counts.created + counts.updated
     report.unchanged, report.withdrawn = counts.unchanged, counts.withdrawn
     logger.info(
@@ -83,7 +84,7 @@ def share_all(
 
 def _sellers_reports(state: LocalState, seen: list[Any], report: ShareReport) -> list[Report]:
     reconcile(state, seen)
-    known = state.known_entries()
+    known = state.blacklist.known()
     # One report per buyer (the hub refuses a batch naming a member id twice), in the backend's order.
     unique = {e.member_id: e for e in reversed(seen)}
     reports = [
@@ -102,20 +103,24 @@ def push_large_snapshot(
     state: LocalState,
     reports: list[Report],
     *,
-    progress: ProgressCallback | None = None,
+    progress: ProgressSink | None = None,
     stop: threading.Event | None = None,
 ) -> PushCounts:
     """Upsert in batches, then withdraw what this agent reported before and is gone (see module doc)."""
-    gone = sorted(state.reported_ids() - {r.member_id for r in reports})
+    gone = sorted(state.reported.ids() - {r.member_id for r in reports})
     total = len(reports) + len(gone)
     counts = PushCounts()
     done = 0
-    tick: Callable[[int], None] = (lambda n: progress(n, total)) if progress else (lambda n: None)
+    tell = progress or (lambda _: None)
+
+    def tick(done: int) -> None:
+        tell(Progress("share", done, total, "pushing the blacklist in batches"))
+
     for start in range(0, len(reports), POST_BATCH):
         batch = reports[start : start + POST_BATCH]
         counts += hub.push_reports(batch)
         with state.transaction():
-            state.mark_reported(batch)
+            state.reported.mark(batch)
         done += len(batch)
         tick(done)
     for member_id in gone:
@@ -124,8 +129,8 @@ def push_large_snapshot(
         if hub.withdraw(member_id):
             counts += PushCounts(withdrawn=1)
         with state.transaction():
-            state.mark_unreported([member_id])
-            state.outbox_delivered([member_id])
+            state.reported.unmark([member_id])
+            state.outbox.delivered([member_id])
         done += 1
         tick(done)
     return counts

@@ -12,16 +12,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from agent.errors import HubRejected, HubUnavailable
-from agent.hub_client import POST_BATCH, HubClient, HubRateLimited, fits_one_put, rejected_indexes
+from agent.errors import HubRateLimited, HubRejected, HubUnavailable
+from agent.hub_client import POST_BATCH, HubClient, fits_one_put, rejected_indexes
 from agent.hub_models import PushCounts, Report
 from agent.state import LocalState, OutboxItem
-from agent.state.db import from_iso, iso, now
+from agent.state.db import now
 
 logger = logging.getLogger(__name__)
 
 
-SNAPSHOT_DONE = "snapshot_at"  # meta key: when this agent last pushed a full snapshot
 # The hub halves a report's weight once it has not been confirmed for `report_stale_days` (90 by default)
 # and stops counting it after `report_ttl_days` (180). Upserts only carry new entries, so a running agent
 # confirms the seller's whole set again this often, well inside both.
@@ -37,16 +36,14 @@ def snapshot_if_due(hub: HubClient, state: LocalState) -> PushCounts | None:
     they are confirmed, and the seller's entries are still on the blacklist. Returns None when no snapshot
     is due (or it does not fit one PUT, or the hub refused it): the outbox then does the work.
     """
-    last = state.get_meta(SNAPSHOT_DONE)
-    first = last is None
-    if not first:
-        pushed_at = from_iso(last) if last != "refused" else None  # "refused": written by older agents
-        if pushed_at is not None and now() - pushed_at < RECONFIRM_EVERY:
-            return None
-    known = state.known_entries()
-    queued = state.outbox()
+    first = not state.reported.ever_snapshotted
+    pushed_at = state.reported.snapshot_at
+    if pushed_at is not None and now() - pushed_at < RECONFIRM_EVERY:
+        return None
+    known = state.blacklist.known()
+    queued = state.outbox.items()
     # Items the hub refused as invalid stay out (it would refuse the whole snapshot) and stay visible.
-    refused = {i.member_id for i in state.outbox(include_rejected=True)} - {i.member_id for i in queued}
+    refused = {i.member_id for i in state.outbox.items(include_rejected=True)} - {i.member_id for i in queued}
     reports = [
         Report(m, k.name) for m, k in sorted(known.items()) if k.origin == "manual" and m not in refused
     ]
@@ -59,7 +56,7 @@ def snapshot_if_due(hub: HubClient, state: LocalState) -> PushCounts | None:
             raise
         # Some report is invalid: the outbox sets bad items aside one by one, so let it do the work.
         logger.warning("snapshot refused (%s); pushing through the outbox instead", exc)
-        state.set_meta(SNAPSHOT_DONE, iso(now()))  # tried: the next attempt is a confirmation, in a week
+        state.reported.snapshot_pushed()  # tried: the next attempt is a confirmation, in a week
         return None
     except HubRateLimited as exc:
         if first:
@@ -68,9 +65,9 @@ def snapshot_if_due(hub: HubClient, state: LocalState) -> PushCounts | None:
         logger.warning("confirming the reports again must wait: %s", exc)
         return None
     with state.transaction():
-        state.replace_reported(reports)
-        state.outbox_delivered([i.member_id for i in queued])  # the snapshot carried every queued wish
-        state.set_meta(SNAPSHOT_DONE, iso(now()))
+        state.reported.replace(reports)
+        state.outbox.delivered([i.member_id for i in queued])  # the snapshot carried every queued wish
+        state.reported.snapshot_pushed()
     logger.info("snapshot pushed (%s): %d reports", "first" if first else "confirmation", len(reports))
     return counts
 
@@ -85,7 +82,7 @@ class DeliveryResult:
 
 def deliver_outbox(hub: HubClient, state: LocalState) -> DeliveryResult:
     result = DeliveryResult()
-    items = state.outbox()
+    items = state.outbox.items()
     reports = [i for i in items if i.action == "report"]
     withdrawals = [i for i in items if i.action == "withdraw"]
     try:
@@ -100,8 +97,8 @@ def deliver_outbox(hub: HubClient, state: LocalState) -> DeliveryResult:
                 _reject(state, [item], str(exc), result)
                 continue
             with state.transaction():
-                state.outbox_delivered([item.member_id])
-                state.mark_unreported([item.member_id])
+                state.outbox.delivered([item.member_id])
+                state.reported.unmark([item.member_id])
             result.withdrawals += 1
         for start in range(0, len(reports), POST_BATCH):
             _deliver_reports(hub, state, reports[start : start + POST_BATCH], result)
@@ -135,13 +132,13 @@ def _deliver_reports(
             _deliver_reports(hub, state, rest, result)
         return
     with state.transaction():
-        state.outbox_delivered([i.member_id for i in batch])
-        state.mark_reported([i.as_report() for i in batch])
+        state.outbox.delivered([i.member_id for i in batch])
+        state.reported.mark([i.as_report() for i in batch])
     result.reports += len(batch)
 
 
 def _reject(state: LocalState, items: Sequence[OutboxItem], message: str, result: DeliveryResult) -> None:
     with state.transaction():
-        state.outbox_failed([i.member_id for i in items], message, rejected=True)
+        state.outbox.failed([i.member_id for i in items], message, rejected=True)
     result.rejected += [i.member_id for i in items]
     logger.warning("the hub refused %d queued items: %s", len(items), message)

@@ -1,8 +1,10 @@
 """The local policy: which shared entries this store trusts enough to blacklist automatically.
 
-Pure functions over plain data (rule 2, consensus before action; rule 3, the seller always wins; rule 4,
-retractions propagate). The sync engine feeds them the pooled list, the store's blacklist, the allowlist
-and order counts, and acts on what they return.
+Pure functions over plain data (docs/safety.md: rule 2, consensus before action; rule 3, the seller
+always wins; rule 4, retractions propagate). The sync engine feeds them the pooled list, the store's
+blacklist, the allowlist and order counts, and acts on what they return; the executor (agent.sync.apply)
+asks them too: which names to try in a link, whose an "already blacklisted" entry is, what makes room on a
+full blacklist and in which order candidates go.
 
 Reasons: when `reasons` is set, only reporters who gave one of those reasons count towards
 `min_reporters` (each store has one report per buyer, so the hub's per-reason counts add up to its
@@ -11,12 +13,14 @@ reporter count). "At least 2 stores for fraud or chargeback" is thus expressible
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from agent.config import PolicySettings
 from agent.errors import ConfigError
 from agent.hub_models import REASONS, SharedEntry
+from agent.models import BlacklistOutcome, Origin, ReviewItem
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,14 +76,6 @@ def passes(entry: SharedEntry | None, policy: Policy) -> bool:
 def by_priority(entries: Iterable[SharedEntry]) -> list[SharedEntry]:
     """Highest score first; more reporters, then member id, break ties so runs are repeatable."""
     return sorted(entries, key=lambda e: (-e.score, -e.reporters, e.member_id))
-
-
-@dataclass(frozen=True, slots=True)
-class ReviewItem:
-    """A buyer who passes the policy but is a good customer here: the seller decides, not the agent."""
-
-    entry: SharedEntry
-    completed_orders: int
 
 
 @dataclass(slots=True)
@@ -149,3 +145,58 @@ def retractions(
         if why is not None:
             out.append(Retraction(member_id, name, why))
     return out
+
+
+# --- decisions the executor (agent.sync.apply) carries out ------------------------------------------
+
+
+def link_names(entry: SharedEntry, store_name: str | None) -> list[str]:
+    """The names to try, in order, in the buyer's blacklist link.
+
+    The link needs the name that matches the member id in this store, and the hub's name is only the
+    reporters' spelling, which a careless or hostile reporter can get wrong. For a buyer who ordered here, the
+    name on their latest order comes first and the hub's second, in the same cycle.
+    """
+    if store_name and store_name != entry.name:
+        return [store_name, entry.name]
+    return [entry.name]
+
+
+def origin_after_link(outcome: BlacklistOutcome) -> Origin | None:
+    """Whose entry the buyer is after the agent's blacklist link got `outcome` (None: not on the list).
+
+    "Already blacklisted" counts as the agent's: most likely its own earlier attempt that timed out after
+    succeeding. Taking the seller's entry for the agent's only risks a later retraction; the reverse would
+    push it to the hub as the seller's report (docs/safety.md rule 1), amplifying one report into two.
+    """
+    if outcome in (BlacklistOutcome.ADDED, BlacklistOutcome.ALREADY):
+        return "agent"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Evictable:
+    """An automatic entry that could make room on a full blacklist."""
+
+    member_id: str
+    name: str
+    score: int
+    added_at: datetime | None
+
+
+def eviction_victim(automatic: Iterable[Evictable], *, for_score: int) -> Evictable | None:
+    """Which automatic entry leaves a full blacklist to make room for a candidate scoring `for_score`.
+
+    Only automatic entries with a strictly lower score, the lowest first, then the oldest (entries of unknown
+    age last), then by member id. Manual entries are never candidates: they are the seller's (rule 3). None
+    when nothing may make room: the agent then stops adding and says so.
+    """
+    lower = [e for e in automatic if e.score < for_score]
+    if not lower:
+        return None
+    return min(lower, key=lambda e: (e.score, e.added_at is None, e.added_at, e.member_id))
+
+
+def order_when_full(entries: Sequence[SharedEntry]) -> list[SharedEntry]:
+    """On a full blacklist candidates go one by one, the highest priority first (see `by_priority`)."""
+    return by_priority(entries)

@@ -1,0 +1,270 @@
+"""One sync cycle: the product's heartbeat.
+
+    1 session → 2 read the blacklist, take in the seller's changes → 3 read new orders → 4 push the outbox
+    → 5 pull the feed → 6 decide with the policy → 8 retract → 7 apply → 9 alert
+
+Retractions run before additions so that they free room on a capped blacklist. The engine talks to the
+store only through the `Backend` protocol and to the hub only through `HubClient`; it never imports
+Playwright or httpx. A dry run does everything inside a local-state transaction that is rolled back, and
+skips the calls that would change the store or the hub, so it computes exactly what a real run would.
+
+Errors: a backend failure (login needs a human, layout changed, backend down) ends the cycle and is
+raised after the cycle is recorded as failed; a hub failure makes the cycle a partial success (pushes stay
+queued; the policy works from the cached shared list). A stop request (SIGTERM) is honoured between
+actions: the current action finishes, state is saved, the report says "stopped".
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime, timedelta
+
+from agent.backend.api import Backend
+from agent.errors import HubError
+from agent.hub_client import HubClient
+from agent.hub_models import SharedEntry
+from agent.models import BlacklistEntry, Order
+from agent.state import LocalState
+from agent.state.db import now
+from agent.sync.apply import Applier
+from agent.sync.cycle_result import BuyerAction, CycleReport, to_data
+from agent.sync.feed import has_pulled, pull_feed
+from agent.sync.outbox import deliver_outbox, snapshot_if_due
+from agent.sync.policy import Policy, Retraction, decide, retractions
+from agent.sync.progress import Progress, ProgressSink
+from agent.sync.reconcile import reconcile
+
+logger = logging.getLogger(__name__)
+
+BackendFactory = Callable[[], AbstractContextManager[Backend]]
+"""Gives the store's backend for one step, as a context manager (`AgentSession.backend`)."""
+
+ORDERS_OVERLAP = timedelta(minutes=1)
+INTENT_RETENTION = timedelta(days=30)
+# The first cycle reads the whole order history (for protect_min_orders); only orders this recent can still
+# be stopped before shipping, so only they raise alerts.
+ALERT_WINDOW = timedelta(days=7)  # re-read a little before the watermark; order ids deduplicate
+
+
+def run_cycle(
+    *,
+    policy: Policy,
+    backend_factory: BackendFactory,
+    hub: HubClient | None,
+    state: LocalState,
+    dry_run: bool = False,
+    stop: threading.Event | None = None,
+    progress: ProgressSink | None = None,
+) -> CycleReport:
+    """Run one cycle and return its report; raises the backend's error if the store could not be used.
+
+    The caller holds the data dir's cycle lock (`AgentSession` takes it), so two cycles never interleave.
+    """
+    stop = stop or threading.Event()
+    report = CycleReport(dry_run=dry_run, started_at=now())
+    steps = _Steps(backend_factory, hub, state, policy, report, stop, progress or _ignore)
+    if dry_run:
+        with state.dry_run():
+            steps.run()
+        if stop.is_set() and report.outcome == "ok":
+            report.outcome = "stopped"
+        report.finished_at = now()
+        return report
+    cycle_id = state.cycles.start("sync")
+    try:
+        steps.run()
+    except BaseException as exc:
+        report.outcome = "failed"
+        report.errors.append(str(exc) or type(exc).__name__)
+        report.finished_at = now()
+        state.cycles.finish(cycle_id, report.outcome, report.as_dict())
+        raise
+    if stop.is_set() and report.outcome == "ok":
+        report.outcome = "stopped"
+    report.finished_at = now()
+    report.outbox_pending = state.outbox.counts()["pending"]
+    state.cycles.finish(cycle_id, report.outcome, report.as_dict())
+    state.intents.prune(now() - INTENT_RETENTION)
+    logger.info(
+        "sync %s: %d added, %d retracted, %d reports and %d withdrawals pushed, %d alerts",
+        report.outcome,
+        len(report.added),
+        len(report.retracted),
+        report.reports_pushed,
+        report.withdrawals_pushed,
+        len(report.alerts),
+    )
+    return report
+
+
+def _ignore(_: Progress) -> None:
+    return None
+
+
+class _Steps:
+    """The numbered steps of one cycle over its dependencies; `run` takes them in order."""
+
+    def __init__(
+        self,
+        backend_factory: BackendFactory,
+        hub: HubClient | None,
+        state: LocalState,
+        policy: Policy,
+        report: CycleReport,
+        stop: threading.Event,
+        progress: ProgressSink,
+    ) -> None:
+        self.backend_factory = backend_factory
+        self.hub = hub
+        self.state = state
+        self.policy = policy
+        self.report = report
+        self.stop = stop
+        self.progress = progress
+
+    def run(self) -> None:
+        report, state, stop = self.report, self.state, self.stop
+        with self.backend_factory() as backend:
+            backend.ensure_session()  # 1
+            seen = self.read_blacklist(backend)  # 2
+            if stop.is_set():
+                return
+            new_orders = self.record_orders(backend)  # 3
+            if self.hub is None:
+                report.warnings.append("no hub configured (hub.url): nothing shared, nothing pulled")
+                return
+            self.push(self.hub)  # 4
+            self.pull(self.hub)  # 5
+            if stop.is_set():
+                return
+            if not has_pulled(state):
+                report.warnings.append(
+                    "the shared list has never been pulled: no automatic action this cycle"
+                )
+                return
+            shared = state.shared.entries()
+            to_add, to_retract = self.decide(shared, {e.member_id for e in seen})  # 6
+            if report.dry_run:  # 7-8, described only
+                report.retracted = [BuyerAction(r.member_id, r.name, why=r.why) for r in to_retract]
+                report.added = [BuyerAction.from_entry(e) for e in to_add]
+            else:
+                applier = Applier(
+                    backend,
+                    state,
+                    report,
+                    size=len(seen),
+                    stop=stop,
+                    store_names=state.orders.buyer_names(),
+                    progress=self.progress,
+                )
+                applier.retract(to_retract)  # 8 first: it frees room
+                if not stop.is_set():
+                    applier.add(to_add)  # 7
+            self.alert(new_orders, shared)  # 9
+
+    def read_blacklist(self, backend: Backend) -> list[BlacklistEntry]:
+        seen = backend.read_blacklist()
+        diff = reconcile(self.state, seen)
+        report = self.report
+        report.blacklist_size = len(seen)
+        report.new_manual = [e.member_id for e in diff.new_manual]
+        report.manual_removed = [e.member_id for e in diff.removed_manual]
+        report.allowlisted_by_seller = [e.member_id for e in diff.removed_by_seller]
+        report.intents_settled = len(diff.settled_intents)
+        self.progress(Progress("blacklist", len(seen), len(seen), "read the store's blacklist"))
+        return seen
+
+    def record_orders(self, backend: Backend) -> list[Order]:
+        state = self.state
+        watermark = state.orders.watermark
+        orders = backend.read_orders(newer_than=watermark - ORDERS_OVERLAP if watermark else None)
+        with state.transaction():
+            new = state.orders.record(orders)
+            if orders:
+                latest = max(o.created_at for o in orders)
+                if watermark is None or latest > watermark:
+                    state.orders.watermark = latest
+        self.report.orders_read, self.report.new_orders = len(orders), len(new)
+        self.progress(Progress("orders", len(orders), len(orders), f"{len(new)} new orders"))
+        return new
+
+    def push(self, hub: HubClient) -> None:
+        state, report = self.state, self.report
+        queued = state.outbox.items()
+        if report.dry_run:
+            report.reports_pushed = sum(i.action == "report" for i in queued)
+            report.withdrawals_pushed = sum(i.action == "withdraw" for i in queued)
+            report.outbox_pending = len(queued)
+            return
+        try:
+            snapshot = snapshot_if_due(hub, state)
+        except HubError as exc:
+            report.problem(f"pushes kept in the outbox for the next cycle: {exc}")
+            report.outbox_pending = state.outbox.counts()["pending"]
+            return
+        if snapshot is not None:
+            report.reports_pushed = snapshot.created + snapshot.updated
+            report.withdrawals_pushed = snapshot.withdrawn
+        else:
+            delivered = deliver_outbox(hub, state)
+            report.reports_pushed, report.withdrawals_pushed = delivered.reports, delivered.withdrawals
+            report.pushes_rejected = delivered.rejected
+            if delivered.error:
+                report.problem(f"pushes kept in the outbox for the next cycle: {delivered.error}")
+            report.outbox_pending = state.outbox.counts()["pending"]
+        pushed = report.reports_pushed + report.withdrawals_pushed
+        self.progress(Progress("push", pushed, pushed, "pushed reports and withdrawals"))
+
+    def pull(self, hub: HubClient) -> None:
+        try:
+            pulled = pull_feed(hub, self.state, stop=self.stop)
+        except HubError as exc:
+            self.report.problem(f"could not pull the shared list (using the last copy): {exc}")
+            return
+        self.report.feed_not_modified = pulled.not_modified
+        self.report.feed_changes = pulled.changes
+        self.report.feed_full_repull = pulled.full_repull
+        self.progress(Progress("pull", pulled.changes, pulled.changes, "pulled the shared list"))
+
+    def decide(
+        self, shared: Mapping[str, SharedEntry], blacklisted: set[str]
+    ) -> tuple[list[SharedEntry], list[Retraction]]:
+        state, report = self.state, self.report
+        decision = decide(
+            shared.values(),
+            policy=self.policy,
+            blacklisted=blacklisted,
+            allowlisted=state.allowlist.ids(),
+            completed_orders=state.orders.completed_counts(),
+            rejected=state.rejections.names(),
+        )
+        state.review.replace(decision.review)
+        report.review = [
+            BuyerAction.from_entry(r.entry, f"{r.completed_orders} completed orders") for r in decision.review
+        ]
+        report.deferred = len(decision.deferred)
+        report.skipped_allowlisted = decision.skipped_allowlisted
+        automatic = {m: e.name for m, e in state.blacklist.automatic().items()}
+        return decision.to_add, retractions(automatic, shared, self.policy)
+
+    def alert(self, new_orders: list[Order], shared: Mapping[str, SharedEntry]) -> None:
+        """Step 9: new orders from buyers on the shared list: check before shipping."""
+        for order in new_orders:
+            if not _recent_enough(order.created_at, self.report.started_at):
+                continue
+            entry = shared.get(order.member_id)
+            if entry is not None:
+                alert = self.state.alerts.raise_for(order, entry)
+                if alert is not None:
+                    self.report.alerts.append(to_data(alert))
+
+
+def _recent_enough(created_at: datetime, started_at: datetime | None) -> bool:
+    if started_at is None:
+        return True
+    if created_at.tzinfo is None:
+        created_at = created_at.replace(tzinfo=UTC)
+    return created_at >= started_at - ALERT_WINDOW
