@@ -62,6 +62,7 @@ class WaitersRun:
     fanout_cpu_s: float
     answered: int
     load_average: float
+    other_answers: int = 0  # neither 304 nor the page with the change (should be 0)
 
 
 def memory(hub: HubProcess) -> tuple[float, float]:
@@ -94,7 +95,8 @@ class Agent:
             f"GET /v1/feed?cursor={cursor}&wait=60 HTTP/1.1\r\nHost: {host}\r\n"
             f"Authorization: Bearer {token}\r\nIf-None-Match: {etag}\r\n\r\n"
         ).encode()
-        self.changed_at: float | None = None
+        self.changed_at: float | None = None  # when the page with the new report arrived
+        self.other: list[int] = []  # answers that were neither a 304 nor that page
         self.writer: asyncio.StreamWriter | None = None
 
     async def run(self, opened: asyncio.Semaphore) -> None:
@@ -105,11 +107,12 @@ class Agent:
             head_ = await reader.readuntil(b"\r\n\r\n")
             status = int(head_.split(b" ", 2)[1])
             length = re.search(rb"(?i)content-length: *(\d+)", head_)
-            if length:
-                await reader.readexactly(int(length.group(1)))
-            if status != 304:  # 304: the wait timed out with nothing new; wait again
+            body = await reader.readexactly(int(length.group(1))) if length else b""
+            if status == 200 and b"fanout1" in body:
                 self.changed_at = time.perf_counter()
                 return
+            if status != 304:  # 304: the wait timed out with nothing new; wait again
+                self.other.append(status)
 
     def close(self) -> None:
         if self.writer is not None:
@@ -153,6 +156,7 @@ async def hold_and_wake(
         run.fanout_cpu_s = hub.cpu_seconds() - cpu
         times = [a.changed_at for a in agents if a.changed_at is not None]
         run.answered = len(times)
+        run.other_answers = sum(len(a.other) for a in agents)
         run.fanout_s = max(times) - posted
         run.fanout_first_s = min(times) - posted
     finally:
@@ -217,7 +221,8 @@ def report(run: WaitersRun) -> None:
         f"({run.per_waiter_kb:.1f} kB per waiter), RSS {run.baseline_rss_mb:.1f} -> "
         f"{run.waiting_rss_mb:.1f} MB; idle CPU {run.idle_cpu_s_per_min:.2f} s/min; one report reached "
         f"{run.answered:,} waiters {run.fanout_first_s:.2f}-{run.fanout_s:.2f} s after it was sent, "
-        f"{run.fanout_cpu_s:.2f} s of hub CPU; load average {run.load_average:.1f}"
+        f"{run.fanout_cpu_s:.2f} s of hub CPU; {run.other_answers} other answers; "
+        f"load average {run.load_average:.1f}"
     )
 
 

@@ -29,8 +29,10 @@ the same URL wrote. Changes made by other processes on SQLite are noticed by the
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -145,8 +147,9 @@ class HubCounters:
 
 Subscriber = Callable[[HubCounters], None]
 # Per database URL, so that every `Database` over the same URL in this process (the app's, an embedded
-# `HubAdmin`'s) wakes the same notifier.
-_subscribers: dict[str, list[Subscriber]] = {}
+# `HubAdmin`'s) wakes the same notifier. Bound methods are held weakly: an app dropped without its lifespan
+# having run (tests) does not stay subscribed, nor in memory, for good.
+_subscribers: dict[str, list[Callable[[], Subscriber | None]]] = {}
 _subscribers_lock = threading.Lock()
 _SELLERS_CHANGED = "hub_sellers_changed"
 
@@ -223,15 +226,18 @@ class Database:
 
     def subscribe(self, subscriber: Subscriber) -> None:
         """Call `subscriber` (in the writing thread) after each write over this URL that moved a counter."""
+        # A plain function is held strongly, behind the same interface as a weak reference.
+        strong: Callable[[], Subscriber | None] = lambda: subscriber  # noqa: E731
+        ref = weakref.WeakMethod(subscriber) if inspect.ismethod(subscriber) else strong
         with _subscribers_lock:
-            _subscribers.setdefault(self.url, []).append(subscriber)
+            _subscribers.setdefault(self.url, []).append(ref)
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         with _subscribers_lock:
-            listeners = _subscribers.get(self.url, [])
-            if subscriber in listeners:
-                listeners.remove(subscriber)
-            if not listeners:
+            kept = [ref for ref in _subscribers.get(self.url, []) if ref() not in (None, subscriber)]
+            if kept:
+                _subscribers[self.url] = kept
+            else:
                 _subscribers.pop(self.url, None)
 
     def schema_status(self) -> SchemaStatus:
@@ -261,7 +267,7 @@ def read_counters(session: Session) -> HubCounters:
 def announce(url: str, counters: HubCounters) -> None:
     """Tell this process's subscribers over `url` that a committed write moved the counters."""
     with _subscribers_lock:
-        listeners = list(_subscribers.get(url, ()))
+        listeners = [subscriber for ref in _subscribers.get(url, ()) if (subscriber := ref()) is not None]
     for subscriber in listeners:
         try:
             subscriber(counters)
