@@ -7,13 +7,16 @@ Scenarios (each against `blacklist-hub serve`, default settings, on SQLite and o
   rate is about the number of connections per second and measures what holding and releasing costs.
 Every request carries another seller's token (`bench/hub_feed.lua` walks the list), as thousands of agents
 would. wrk runs on the same 2 cores as the hub (and PostgreSQL): the hub's CPU time per request says what
-idle cores would give. Run: `.venv/bin/python bench/hub_wrk.py` (needs `wrk`: `apt-get install -y wrk`).
+idle cores would give. Baseline, in the same run: the same uvicorn serving a bare ASGI app that answers 304
+(`bench/wrk_floor.py`), i.e. what the HTTP server alone costs per request on this machine right now.
+Run: `.venv/bin/python bench/hub_wrk.py` (needs `wrk`: `apt-get install -y wrk`).
 Figures and method: bench/README.md, "Hub cheap paths under wrk".
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -24,14 +27,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from bench import hub_seed
 from bench.hub_load import database
-from bench.hub_server import DEFAULT_POSTGRES_URL, HubProcess, hub_server, run_hub_command
+from bench.hub_server import DEFAULT_POSTGRES_URL, HubProcess, free_port, hub_server, run_hub_command
 
 logger = logging.getLogger("bench.hub_wrk")
 
@@ -99,7 +104,7 @@ def run_wrk(
     connections: int,
     threads: int,
     seconds: float,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """One wrk run; returns its JSON summary plus the hub's and wrk's CPU seconds."""
     command = [
         "wrk",
@@ -124,10 +129,33 @@ def run_wrk(
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         raise RuntimeError(f"wrk failed ({result.returncode}): {result.stderr.strip()}")
-    summary: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
+    summary: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
     summary["hub_cpu_s"] = hub.cpu_seconds() - hub_cpu
     summary["wrk_cpu_s"] = (after.ru_utime - children.ru_utime) + (after.ru_stime - children.ru_stime)
     return summary
+
+
+def _run(
+    kind: str, workers: int, scenario: str, connections: int, summary: dict[str, Any], not_304: int
+) -> WrkRun:
+    requests = int(summary["requests"])
+    seconds = float(summary["duration_us"]) / 1e6
+    return WrkRun(
+        database=kind,
+        workers=workers,
+        scenario=scenario,
+        connections=connections,
+        seconds=seconds,
+        requests=requests,
+        per_s=requests / seconds,
+        p50_ms=float(summary["p50_us"]) / 1000,
+        p99_ms=float(summary["p99_us"]) / 1000,
+        hub_cpu_ms=float(summary["hub_cpu_s"]) / max(1, requests) * 1000,
+        wrk_cpu_ms=float(summary["wrk_cpu_s"]) / max(1, requests) * 1000,
+        errors=sum(int(v) for v in summary["errors"].values()),
+        not_304=not_304,
+        load_average=os.getloadavg()[0],
+    )
 
 
 def measure(
@@ -159,28 +187,51 @@ def measure(
             after = feed_answers(hub.base_url)
             # 499: waits still held when wrk stopped and closed their connections.
             not_304 = sum(n - before.get(s, 0) for s, n in after.items() if s not in ("304", "499"))
-        requests = int(summary["requests"])  # type: ignore[call-overload]
-        errors = summary["errors"]
-        assert isinstance(errors, dict)
-        run = WrkRun(
-            database=kind,
-            workers=workers,
-            scenario=scenario,
-            connections=connections,
-            seconds=float(summary["duration_us"]) / 1e6,  # type: ignore[arg-type]
-            requests=requests,
-            per_s=requests / (float(summary["duration_us"]) / 1e6),  # type: ignore[arg-type]
-            p50_ms=float(summary["p50_us"]) / 1000,  # type: ignore[arg-type]
-            p99_ms=float(summary["p99_us"]) / 1000,  # type: ignore[arg-type]
-            hub_cpu_ms=float(summary["hub_cpu_s"]) / max(1, requests) * 1000,  # type: ignore[arg-type]
-            wrk_cpu_ms=float(summary["wrk_cpu_s"]) / max(1, requests) * 1000,  # type: ignore[arg-type]
-            errors=sum(int(v) for v in errors.values()),
-            not_304=not_304,
-            load_average=os.getloadavg()[0],
-        )
+        run = _run(kind, workers, scenario, connections, summary, not_304)
         logger.info("%s", run)
         runs.append(run)
     return runs
+
+
+@contextlib.contextmanager
+def floor_server() -> Iterator[HubProcess]:
+    """uvicorn (same HTTP parser and loop as `blacklist-hub serve`) serving `bench/wrk_floor.py`."""
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "bench.wrk_floor:app", "--port", str(port)]
+    command += ["--no-access-log", "--log-level", "warning"]
+    root = Path(__file__).resolve().parents[1]
+    process = subprocess.Popen(command, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(base_url, timeout=2)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the baseline server did not start") from None
+                time.sleep(0.2)
+        yield HubProcess(base_url, process)
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def measure_floor(tokens: Path, args: argparse.Namespace) -> WrkRun:
+    with floor_server() as floor:
+        run_wrk(floor, tokens, 1, "x", wait=0, connections=args.connections, threads=args.threads, seconds=2)
+        summary = run_wrk(
+            floor,
+            tokens,
+            1,
+            "x",
+            wait=0,
+            connections=args.connections,
+            threads=args.threads,
+            seconds=args.seconds,
+        )
+    return _run("baseline", 1, "poll", args.connections, summary, -1)
 
 
 def print_table(runs: list[WrkRun]) -> None:
@@ -190,13 +241,15 @@ def print_table(runs: list[WrkRun]) -> None:
     )
     print(header)
     print("-" * len(header))
+    floor = next((r for r in runs if r.database == "baseline"), None)
     for r in runs:
         ok = r.per_s >= TARGET_PER_S and r.errors == 0 and r.not_304 <= 0
+        ratio = f" ({r.hub_cpu_ms / floor.hub_cpu_ms:.1f}x baseline CPU)" if floor and r is not floor else ""
         print(
             f"{r.database:<9} {r.workers:>2} {r.scenario:<8} {r.connections:>5} {r.per_s:>7.0f} "
             f"{r.p50_ms:>7.1f} {r.p99_ms:>7.1f} {r.hub_cpu_ms:>9.3f}ms {r.wrk_cpu_ms:>9.3f}ms "
             f"{r.errors:>6} {r.not_304 if r.not_304 >= 0 else '-':>7} {r.load_average:>5.1f}  "
-            f"{'ok' if ok else 'MISSED'}"
+            f"{'ok' if ok else 'MISSED'}{ratio}"
         )
 
 
@@ -231,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[WrkRun] = []
     try:
         with tempfile.TemporaryDirectory(prefix="hub-wrk-") as tmp:
+            floor_tokens = Path(tmp) / "floor-tokens.txt"
+            floor_tokens.write_text("t\n")
+            runs.append(measure_floor(floor_tokens, args))
             for kind in kinds:
                 with database(kind, args.postgres_url) as url:
                     run_hub_command(url, "migrate")
@@ -248,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
         print_table(runs)
         if args.json:
             args.json.write_text(json.dumps([asdict(run) for run in runs], indent=2))
-    ok = all(r.per_s >= TARGET_PER_S and r.errors == 0 and r.not_304 <= 0 for r in runs)
+    hub_runs = [r for r in runs if r.database != "baseline"]
+    ok = all(r.per_s >= TARGET_PER_S and r.errors == 0 and r.not_304 <= 0 for r in hub_runs)
     return 0 if ok else 1
 
 

@@ -24,7 +24,7 @@ from typing import Annotated
 import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
-from starlette.types import Receive
+from starlette.types import Receive, Scope, Send
 
 from hub.api import AUTH_RESPONSES, MAX_CURSOR, Credentials, Ctx, admit, bearer_token
 from hub.app import HubContext
@@ -40,6 +40,20 @@ DEFAULT_LIMIT = 1000
 CLIENT_GONE = 499  # the client closed the connection while waiting (nginx's code); nobody reads it
 
 router = APIRouter()
+
+
+class NotModified(Response):
+    """A 304 with its ETag, sent as two bare ASGI messages: the feed's most frequent answer by far."""
+
+    def __init__(self, etag: str) -> None:  # no super().__init__: nothing of its header machinery is needed
+        self.status_code = 304
+        self.body = b""
+        self.background = None
+        self.raw_headers = [(b"etag", etag.encode("latin-1"))]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 304, "headers": self.raw_headers})
+        await send({"type": "http.response.body", "body": b""})
 
 
 def _error(exc: HTTPException) -> Response:
@@ -102,7 +116,7 @@ async def answer_feed(
         return _gone(exc)
     unchanged = state.not_modified(if_none_match, cursor, limit)
     if unchanged is not None:
-        return Response(status_code=304, headers={"ETag": unchanged})
+        return NotModified(unchanged)
     page = await ctx.pages.load(
         page_key(cursor, limit, state), lambda: anyio.to_thread.run_sync(_read, ctx, cursor, limit)
     )
@@ -112,7 +126,7 @@ async def answer_feed(
     ctx.notifier.observe(HubCounters(page.state.last_seq, page.state.horizon_seq, counters.sellers_version))
     unchanged = page.state.not_modified(if_none_match, cursor, limit)
     if unchanged is not None:
-        return Response(status_code=304, headers={"ETag": unchanged})
+        return NotModified(unchanged)
     return Response(page.body, media_type="application/json", headers={"ETag": page.etag})
 
 
