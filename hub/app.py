@@ -72,7 +72,7 @@ class HubContext:
         self.limits = Limits(self.ageing, settings.daily_new_reports, settings.first_snapshot_allowance)
         self.rate_limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
         self.metrics = Metrics()
-        self.notifier = FeedNotifier(db)
+        self.notifier = FeedNotifier(db, listen_url=settings.listen_database_url)
         self.tokens = TokenCache(db, self.notifier)
         self.pages = PageCache()
         self.metrics.gauge(

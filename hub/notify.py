@@ -8,7 +8,8 @@ waiter costs no thread and a few hundred bytes.
 How it learns of changes, fastest first:
 1. Writes of this process: `hub.db.Database.write` calls `observe` right after its commit (any `Database`
    over the same URL, e.g. an embedded `HubAdmin`).
-2. PostgreSQL: one `LISTEN blacklist_hub` connection per process (psycopg's async connection); every write
+2. PostgreSQL: one `LISTEN blacklist_hub` connection per process (psycopg's async connection, to
+   `listen_database_url` when set: LISTEN needs a session, not a transaction-mode pooler); every write
    transaction that moved a counter sends `pg_notify` (delivered on commit, from any worker, host or CLI
    process); on each notification the counters are read again on that connection.
 3. A periodic read of `hub_state` (`check_seconds`, about once a second): on SQLite it is how writes of
@@ -55,9 +56,12 @@ def _settle_all(futures: set[asyncio.Future[None]]) -> None:
 class FeedNotifier:
     """The hub's counters as this process last heard them, and the clients waiting for news."""
 
-    def __init__(self, db: Database, *, check_seconds: float = CHECK_SECONDS) -> None:
+    def __init__(
+        self, db: Database, *, check_seconds: float = CHECK_SECONDS, listen_url: str | None = None
+    ) -> None:
         self.db = db
         self.check_seconds = check_seconds
+        self.listen_url = listen_url or db.url
         self.counters = db.counters()
         self.listening = False  # PostgreSQL: the LISTEN connection is up
         self._lock = threading.Lock()
@@ -157,7 +161,8 @@ class FeedNotifier:
                 failing = False
 
     async def _listen(self) -> None:
-        conninfo = make_url(self.db.url).set(drivername="postgresql").render_as_string(hide_password=False)
+        libpq_url = make_url(self.listen_url).set(drivername="postgresql")
+        conninfo = libpq_url.render_as_string(hide_password=False)
         attempt = 0
         while True:
             try:

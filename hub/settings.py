@@ -36,6 +36,9 @@ class HubSettings(BaseSettings):
     # Threads per process for database work (request handlers, page reads); waiting clients hold none.
     threads: int = Field(default=40, ge=1, le=1000)
     feed_wait_max_seconds: int = Field(default=60, ge=0, le=60)
+    # PostgreSQL: where each process keeps its LISTEN connection, when `database_url` goes through a pooler
+    # in transaction mode (LISTEN needs a session of its own); default: `database_url`.
+    listen_database_url: str | None = None
 
     report_ttl_days: int = Field(default=180, ge=1)
     report_stale_days: int = Field(default=90, ge=1)

@@ -207,3 +207,20 @@ def test_wait_over_60_seconds_is_refused_with_422(live_hub: ServedHub) -> None:
     response = httpx.get(f"{live_hub.url}/v1/feed", params={"wait": 61}, headers=a)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["query", "wait"]
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_listening_connection_can_have_its_own_url(hub_url: str) -> None:
+    if not hub_url.startswith("postgresql"):
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    # The app's pool would go through a transaction-mode pooler; LISTEN needs a session of its own.
+    with served(hub_url, listen_database_url=hub_url) as hub:
+        a, b = sellers(hub, "a", "b")
+        with httpx.Client(base_url=hub.url) as client:
+            client.post("/v1/reports", json={"reports": [report("m1")]}, headers=b)
+            cursor, etag = head(client, a)
+        eventually(lambda: hub.context.notifier.listening, "the hub listens for changes")
+        (waiter,) = start_waiters(hub, 1, a, cursor, etag)
+        hub_cli(hub, "entry", "delist", "m1")  # another process: only LISTEN tells this hub
+        answer = waiter.answer()
+    assert [(c["member_id"], c["deleted"]) for c in answer.json()["changes"]] == [("m1", True)]
