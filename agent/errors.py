@@ -8,6 +8,7 @@
     ├── AlreadyRunning         another background agent holds this data dir's instance lock
     ├── CycleBusy              another sync, share-all or undo is changing this store right now
     ├── NotAutomatic           `undo` was asked about an entry the agent did not add
+    ├── NotOnReviewList        a review decision about a buyer who is not (or no longer) held for review
     ├── BackendError           the seller backend did not do what we asked
     │   ├── SelectorNotFound   a page does not match the selectors file (layout changed)
     │   ├── SessionExpired     the backend sent us back to the login page
@@ -77,6 +78,11 @@ class CycleBusy(AgentError):
 
 class NotAutomatic(AgentError):
     """`undo` was asked to remove an entry the agent did not add (the seller's own are never touched)."""
+
+
+class NotOnReviewList(AgentError):
+    """A review decision about a buyer no longer held for review (settled by a sync meanwhile), or that the
+    store would not carry out."""
 
 
 class BackendError(AgentError):
