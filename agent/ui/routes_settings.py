@@ -40,7 +40,8 @@ def _read_form(form: Mapping[str, Any], getlist: Any) -> tuple[PolicySettings, i
         values[name] = int(text)
     score = form_text(form, "min_score")
     if score:
-        if not score.lstrip("-").isdigit():
+        # Scores run from 0 to 100 (README, "Entries and the score"); above 100 would silently add nobody.
+        if not score.isdigit() or int(score) > 100:
             raise FormProblem("min score: a whole number between 0 and 100, or empty for none")
         values["min_score"] = int(score)
     values["reasons"] = [r for r in getlist("reasons") if r in REASONS]

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 # The end-to-end tests' world (hub, keyring file, agents' configs) serves these tests as it is.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
@@ -17,6 +18,16 @@ from e2e_world import World
 from ui_helpers import Ui
 
 from fixtures.mock_backend.testing import MockControl
+
+
+@pytest.fixture(autouse=True)
+def patient_expectations() -> Iterator[None]:
+    # Waiting for a page to show something is not a timing claim: on a shared, loaded 2-core machine a page
+    # that updates through htmx can take longer than Playwright's default 5 s. The actions themselves have
+    # their own, longer, waits.
+    expect.set_options(timeout=30_000)
+    yield
+    expect.set_options(timeout=None)
 
 
 @pytest.fixture

@@ -61,6 +61,7 @@ def test_sync_now_shows_progress_adds_a_buyer_with_a_why_card_and_undo_takes_it_
     expect(row).to_contain_text("Added by the agent")
     row.get_by_text("Why?").click()
     card = page.get_by_role("group", name=f"Why {x_name} ({x})")
+    expect(card).to_be_visible()
     expect(card).to_contain_text("2 stores")
     expect(card).to_contain_text("fraud ×2")
     expect(card).to_contain_text("sync cycle #")
