@@ -144,3 +144,26 @@ def test_an_alert_shows_its_why_card_and_can_be_dismissed(world: World, ui_for: 
     with a.state() as state:
         assert order["order_id"] not in {alert.order_id for alert in state.alerts.recent()}
         assert state.audit.recent(limit=1)[0].action == "alert_dismissed"
+
+
+def test_removing_your_own_entry_takes_it_off_the_store_withdraws_it_and_allowlists_the_buyer(
+    world: World, ui_for: type[Ui], page: Page
+) -> None:
+    a = world.agent("a")
+    a.share_all()
+    shared = _reports_on_hub(world)
+    entry = world.mock.store("store-a")["blacklist"][0]
+    m, name = str(entry["member_id"]), entry["name"]
+    ui_for(a.config_path).open(page, "/blacklist")
+
+    row = page.get_by_role("row").filter(has_text=m)
+    expect(row).to_contain_text("Yours")
+    row.get_by_role("button", name=f"Remove {name} ({m})").click()
+
+    expect(page.get_by_text("Removed from your store's blacklist.")).to_be_visible(timeout=LONG)
+    assert m not in a.blacklist()
+    with a.state() as state:
+        assert m in state.allowlist.ids()  # the seller forgave them: never re-added automatically
+        assert [(i.member_id, i.action) for i in state.outbox.items()] == [(m, "withdraw")]
+    a.sync()
+    assert _reports_on_hub(world) == shared - 1
