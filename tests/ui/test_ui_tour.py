@@ -39,6 +39,9 @@ def test_every_page_renders_with_named_controls(
     _a_lived_in_store(world)
     ui = ui_for(world.agent("a").config_path)
     page.set_viewport_size({"width": 1280, "height": 860})
+    problems: list[str] = []  # console errors: a CSP violation, a failed script, an htmx error
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
     ui.open(page)
 
     def visit(path: str, heading: str, name: str | None) -> None:
@@ -83,3 +86,4 @@ def test_every_page_renders_with_named_controls(
     screenshot(page, "settings", tmp_path)
 
     visit("/setup", "Set up the agent", None)  # its screenshots come from the first-run test
+    assert problems == []
