@@ -42,7 +42,7 @@ def test_serve_help_lists_every_fault_switch() -> None:
 
 
 def test_bad_layout_is_a_usage_error() -> None:
-    result = CliRunner().invoke(app, ["serve", "--layout", "v3"])
+    result = CliRunner().invoke(app, ["serve", "--layout", "v9"])
     assert result.exit_code == 2
 
 
