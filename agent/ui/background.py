@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,29 +94,40 @@ class BackgroundAgent:
             can_install_here=plan.commands_usable,
         )
 
-    def start(self, config_path: Path, settings: Settings) -> int:
-        """Start `blacklist-agent run` for this config, detached from the dashboard; returns its pid."""
+    def start(self, config_path: Path, settings: Settings) -> subprocess.Popen[bytes]:
+        """Start `blacklist-agent run` for this config, detached from the dashboard."""
         argv = [sys.executable, "-m", "agent", "--config", str(config_path.expanduser().absolute()), "run"]
-        options: dict[str, object] = {}
-        if sys.platform.startswith("win"):
-            flags = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0) | getattr(
-                subprocess, "DETACHED_PROCESS", 0
-            )
-            options["creationflags"] = flags
-        else:
-            options["start_new_session"] = True  # closing the dashboard's terminal must not stop it
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if sys.platform.startswith("win"):
+            group, detached = "CREATE_NEW_PROCESS_GROUP", "DETACHED_PROCESS"  # Windows-only constants
+            flags = getattr(subprocess, group, 0) | getattr(subprocess, detached, 0)
+            new_session = False
+        else:
+            flags, new_session = 0, True  # closing the dashboard's terminal must not stop it
         child = subprocess.Popen(
             argv,
             cwd=settings.data_dir,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,  # it logs to <data_dir>/logs/agent.log
             stderr=subprocess.DEVNULL,
-            **options,  # type: ignore[call-overload]
+            start_new_session=new_session,
+            creationflags=flags,
         )
         self._children.append(child)
         logger.info("started the background agent (pid %d)", child.pid)
-        return int(child.pid)
+        return child
+
+    def settle(self, child: subprocess.Popen[bytes], settings: Settings, *, seconds: float = 5) -> int | None:
+        """Wait until a just-started agent holds its lock (None) or has exited (its exit code)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            code = child.poll()
+            if code is not None:
+                return code
+            if InstanceLock(settings.data_dir).holder_pid() == child.pid:
+                return None
+            time.sleep(0.1)
+        return child.poll()
 
     def stop(self, settings: Settings) -> int | None:
         """Ask the running background agent to finish its current action and exit; its pid, or None."""

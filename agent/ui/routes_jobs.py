@@ -162,14 +162,20 @@ async def job_stop(request: Request) -> Response:
 async def agent_start(request: Request) -> Response:
     dashboard = dashboard_of(request)
 
-    def start() -> str:
+    def start() -> tuple[str, str]:
         settings = dashboard.settings()
-        if dashboard.background.status(settings, dashboard.config_path).running:
-            return "The background agent is already running."
-        pid = dashboard.background.start(dashboard.config_path, settings)
-        return f"Started the background agent (process {pid}). It syncs now, then on its schedule."
+        background = dashboard.background
+        if background.status(settings, dashboard.config_path).running:
+            return "The background agent is already running.", "info"
+        child = background.start(dashboard.config_path, settings)
+        code = background.settle(child, settings)
+        if code is not None:
+            return f"The background agent stopped at once (exit code {code}): see Logs for why.", "error"
+        started = f"Started the background agent (process {child.pid}). It syncs now, then on its schedule."
+        return started, "info"
 
-    return redirect(request, "/", await in_thread(start))
+    message, kind = await in_thread(start)
+    return redirect(request, "/", message, kind)
 
 
 async def agent_stop(request: Request) -> Response:
@@ -199,8 +205,11 @@ def _restart(dashboard: Dashboard) -> Callable[[Job], str]:
                 if time.monotonic() > deadline or job.stop.is_set():
                     return "The background agent is still finishing its current step; try Start again later."
                 time.sleep(0.5)
-        pid = background.start(dashboard.config_path, settings)
-        return f"Restarted the background agent (process {pid}) with the current settings."
+        child = background.start(dashboard.config_path, settings)
+        code = background.settle(child, settings)
+        if code is not None:
+            return f"The background agent stopped at once (exit code {code}): see Logs for why."
+        return f"Restarted the background agent (process {child.pid}) with the current settings."
 
     return work
 

@@ -38,10 +38,13 @@ def _page(request: Request, *, values: dict[str, str] | None = None, error: str 
 
     dashboard = dashboard_of(request)
     settings: Settings | None
+    problem: str | None = None
     try:
         settings = dashboard.settings()
-    except ConfigError:
+    except ConfigError as exc:
         settings = None
+        if dashboard.config_path.exists():  # a file that does not load (a first run has none)
+            problem = str(exc)
     current = {
         "base_url": settings.backend.base_url if settings else "",
         "username": settings.backend.username if settings else "",
@@ -57,6 +60,7 @@ def _page(request: Request, *, values: dict[str, str] | None = None, error: str 
         status_code=400 if error else 200,
         values=current,
         error=error,
+        config_problem=problem,
         stems=stems,
         custom_selectors=current["selectors"] not in stems,
         config_path=dashboard.config_path,
