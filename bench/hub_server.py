@@ -145,7 +145,9 @@ def hub_server(
             _stop(process)
 
 
-def _wait_healthy(base_url: str, process: subprocess.Popen[bytes], workers: int, timeout: float = 60) -> None:
+def _wait_healthy(
+    base_url: str, process: subprocess.Popen[bytes], workers: int, timeout: float = 180
+) -> None:
     # With several workers the port answers as soon as the first one is up; wait until a few
     # consecutive probes succeed so the measurement does not start while the others still import.
     deadline = time.monotonic() + timeout

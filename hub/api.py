@@ -1,4 +1,4 @@
-"""The `/v1` routes, `/healthz` and `/metrics` (contract: docs/hub-api.md).
+"""The `/v1` routes (but the feed, see `hub.feed_api`), `/healthz` and `/metrics` (contract: docs/hub-api.md).
 
 Handlers are plain `def`s: FastAPI runs them in its thread pool, where the synchronous SQLAlchemy sessions
 belong. Authentication: `Authorization: Bearer <token>`, looked up by hash; 401 without a known token, 403
@@ -11,14 +11,14 @@ import logging
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.app import HubContext
-from hub.feed import feed_state, read_page
+from hub.feed import feed_state
 from hub.models import Entry, Report, Seller
 from hub.ratelimit import retry_after_header
 from hub.reports import Outcome, quota_limit, seller_report_counts, store_reports, used_today, withdraw_report
@@ -26,7 +26,6 @@ from hub.schemas import (
     MEMBER_ID_PATTERN,
     EntryOut,
     ErrorOut,
-    FeedPage,
     Health,
     Me,
     Quota,
@@ -37,7 +36,7 @@ from hub.schemas import (
     UpsertResult,
     Withdrawn,
 )
-from hub.sellers import Identity, authenticate, authenticate_with_feed_state
+from hub.sellers import Identity, authenticate
 
 logger = logging.getLogger(__name__)
 
@@ -174,43 +173,6 @@ def delete_report(member_id: MemberIdPath, ctx: Ctx, caller: CurrentSeller) -> W
     if not done:
         raise HTTPException(404, "you have no report about this member id")
     return Withdrawn(withdrawn=True)
-
-
-@router.get(
-    "/v1/feed",
-    response_model=FeedPage,
-    responses={
-        **AUTH_RESPONSES,
-        304: {"description": "Nothing changed since the response carrying this ETag."},
-        410: {"model": ErrorOut, "description": "The hub can no longer serve this cursor: re-pull from 0."},
-    },
-    tags=["feed"],
-)
-def get_feed(
-    request: Request,
-    ctx: Ctx,
-    credentials: Credentials,
-    cursor: Annotated[int, Query(ge=0, le=MAX_CURSOR)] = 0,
-    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
-) -> Response:
-    """Entry changes after `cursor`, oldest first, with tombstones (`deleted: true`)."""
-    limit = min(limit, ctx.settings.feed_page_max)
-    ctx.maybe_sweep()
-    token = bearer_token(credentials)
-    # One read transaction for authentication and the page, and one SELECT for the token and the feed state:
-    # this is the endpoint thousands of agents poll, and a 304 needs nothing else.
-    with ctx.db.read() as session:
-        found = authenticate_with_feed_state(session, token)
-        admit(ctx, found[0] if found is not None else None)
-        assert found is not None  # admit raised otherwise
-        state = found[1]
-        state.check(cursor)
-        unchanged = state.not_modified(request.headers.get("if-none-match"), cursor, limit)
-        if unchanged is not None:
-            return Response(status_code=304, headers={"ETag": unchanged})
-        page = read_page(session, state, cursor, limit)
-    etag = state.etag(cursor, limit, page)
-    return Response(page.to_json(), media_type="application/json", headers={"ETag": etag})
 
 
 @router.get(

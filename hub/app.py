@@ -3,17 +3,26 @@
 `create_app` refuses (SchemaNotReady) a database that is not migrated to this version. `app_from_env` is
 the factory `blacklist-hub serve` hands to uvicorn (settings from `BLACKLIST_HUB_*`), so every worker
 process builds its own app.
+
+Per process, in memory (`HubContext`): the hub's counters and the waiting feed clients (`hub.notify`,
+followed by a task of the app's lifespan), the token cache (`hub.auth_cache`) and recent feed pages
+(`hub.feed_pages`). None of it is the hub's state: every process rebuilds it from the database, so the hub
+stays stateless and scales by adding processes. `/docs` works offline (`hub.docs_ui`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
+import anyio.to_thread
 from fastapi import FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
@@ -23,18 +32,26 @@ from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
 from hub import __version__
+from hub.auth_cache import TokenCache
 from hub.db import Database
+from hub.docs_ui import add_docs
 from hub.feed import CursorGone
+from hub.feed_pages import PageCache
 from hub.maintenance import due_for_review, sweep
 from hub.metrics import Metrics
 from hub.middleware import HubMiddleware
 from hub.models import utcnow
+from hub.notify import FeedNotifier
 from hub.ratelimit import RateLimiter
 from hub.reports import Limits, QuotaExceeded
 from hub.scoring import Ageing
 from hub.settings import HubSettings
+
+if TYPE_CHECKING:
+    from hub.feed_fast import FeedFastPath
 
 logger = logging.getLogger(__name__)
 
@@ -55,17 +72,30 @@ class HubContext:
         self.limits = Limits(self.ageing, settings.daily_new_reports, settings.first_snapshot_allowance)
         self.rate_limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
         self.metrics = Metrics()
+        self.notifier = FeedNotifier(db, listen_url=settings.listen_database_url)
+        self.tokens = TokenCache(db, self.notifier)
+        self.pages = PageCache()
+        self.metrics.gauge(
+            "feed_waiters", "Feed requests waiting for a change, in this process.", self._waiting
+        )
         self._sweep_lock = threading.Lock()
         self._last_sweep: datetime | None = None
 
     def now(self) -> datetime:
         return self.clock()
 
+    def _waiting(self) -> float:
+        return self.notifier.waiting
+
+    def sweep_due(self) -> bool:
+        """Whether `maybe_sweep` has work to consider (no I/O: callable on the event loop)."""
+        interval = timedelta(seconds=self.settings.sweep_interval_seconds)
+        return self._last_sweep is None or self.now() - self._last_sweep >= interval
+
     def maybe_sweep(self) -> None:
         """Run the expiry sweep if it is due in this process (cheap read when nothing has aged)."""
         now = self.now()
-        interval = timedelta(seconds=self.settings.sweep_interval_seconds)
-        if self._last_sweep is not None and now - self._last_sweep < interval:
+        if not self.sweep_due():
             return
         if not self._sweep_lock.acquire(blocking=False):
             return  # another thread of this process is sweeping
@@ -83,12 +113,31 @@ class HubContext:
             self._sweep_lock.release()
 
 
+class HubApp(FastAPI):
+    """FastAPI, with the feed's lean path (`hub.feed_fast`) answered before its middleware stack.
+
+    A conditional poll costs tens of microseconds of our own code; FastAPI's and Starlette's layers around
+    it (telemetry checks, error and body-limit middleware, the request metrics middleware) cost as much
+    again, so plain feed requests skip them. Every other request takes the ordinary way.
+    """
+
+    front: FeedFastPath | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.front is not None and await self.front.answer(scope, receive, send):
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: HubSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """The hub application over `settings.database_url` (which must be migrated)."""
     from hub.api import router
+    from hub.feed_api import router as feed_router
 
     settings = settings or HubSettings()
-    db = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    db = Database(
+        settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms, pool_size=settings.threads
+    )
     try:
         db.require_current_schema()
     except Exception:
@@ -98,18 +147,33 @@ def create_app(settings: HubSettings | None = None, *, clock: Clock | None = Non
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        db.dispose()
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
+        watcher = asyncio.create_task(ctx.notifier.watch(), name="hub-change-watcher")
+        try:
+            yield
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            ctx.notifier.close()
+            db.dispose()
 
-    app = FastAPI(
+    app = HubApp(
         title="Blacklist sharing hub",
         version=__version__,
         description="Pools sellers' buyer blacklists and serves the consensus feed. See docs/hub-api.md.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.hub = ctx
+    add_docs(app)
     app.include_router(router)
+    app.include_router(feed_router)
     app.add_middleware(HubMiddleware, max_body_bytes=settings.max_body_bytes, metrics=ctx.metrics)
+    from hub.feed_fast import FeedFastPath  # it builds on the routes' modules, which import this one
+
+    app.front = FeedFastPath(ctx)
 
     @app.exception_handler(QuotaExceeded)
     async def _quota(_request: Request, exc: QuotaExceeded) -> JSONResponse:
@@ -128,7 +192,8 @@ def create_app(settings: HubSettings | None = None, *, clock: Clock | None = Non
         if exc.status_code == 405:
             # POST and PUT /v1/reports are separate routes; Allow must list the methods of all of them.
             path = request.url.path
-            routes = [r for r in router.routes if isinstance(r, APIRoute) and r.path_regex.match(path)]
+            candidates = [*router.routes, *feed_router.routes]
+            routes = [r for r in candidates if isinstance(r, APIRoute) and r.path_regex.match(path)]
             allowed = ", ".join(sorted({m for r in routes for m in (r.methods or ())}))
             return JSONResponse({"detail": exc.detail}, status_code=405, headers={"Allow": allowed})
         return await http_exception_handler(request, exc)
@@ -138,15 +203,35 @@ def create_app(settings: HubSettings | None = None, *, clock: Clock | None = Non
         return JSONResponse({"detail": str(exc)}, status_code=410)
 
     async def _db_down(_request: Request, exc: Exception) -> JSONResponse:
-        logger.error("database unavailable: %s", type(exc).__name__)
-        return JSONResponse(
-            {"detail": "database unavailable, retry later"}, status_code=503, headers={"Retry-After": "5"}
-        )
+        return database_unavailable(exc)
 
     app.add_exception_handler(OperationalError, _db_down)
     app.add_exception_handler(PoolTimeout, _db_down)
     app.add_exception_handler(DBAPIError, _db_down)
     return app
+
+
+DATABASE_ERRORS = (OperationalError, PoolTimeout, DBAPIError)
+
+
+def database_unavailable(exc: Exception) -> JSONResponse:
+    """The 503 for a database that does not answer (the client retries after `Retry-After`)."""
+    logger.error("database unavailable: %s", type(exc).__name__)
+    return JSONResponse(
+        {"detail": "database unavailable, retry later"}, status_code=503, headers={"Retry-After": "5"}
+    )
+
+
+def _raise_open_files_limit() -> None:
+    """Every waiting client holds a socket: lift this process's soft limit on open files to the hard one."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit to lift
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def app_from_env() -> FastAPI:
@@ -160,4 +245,5 @@ def app_from_env() -> FastAPI:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    _raise_open_files_limit()
     return create_app(settings)

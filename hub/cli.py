@@ -26,6 +26,8 @@ from hub.settings import ENV_PREFIX, HubSettings
 
 logger = logging.getLogger(__name__)
 
+WORKER_START_SECONDS = 60
+
 app = typer.Typer(help="Operate a blacklist-sharing hub.", no_args_is_help=True, add_completion=False)
 seller_app = typer.Typer(help="Manage the sellers allowed to report.", no_args_is_help=True)
 entry_app = typer.Typer(help="Operator overrides on buyers' entries.", no_args_is_help=True)
@@ -109,7 +111,11 @@ def serve(
         port=settings.port,
         workers=settings.workers,
         log_level=settings.log_level,
+        access_log=settings.access_log,
         proxy_headers=True,
+        # uvicorn kills a worker that has not answered its health check within 5 s by default; a worker
+        # still importing on a busy machine has not, and was killed and respawned forever.
+        timeout_worker_healthcheck=WORKER_START_SECONDS,
     )
 
 

@@ -15,13 +15,28 @@ move its cursor past 10 before A commits; A's change would never reach that read
 allocates its numbers only after the previous one is committed and visible, so for readers sequence
 numbers appear strictly in commit order (gaps are tolerated: compaction removes rows). Writes are short
 batches, so the cost is small; reads never take the lock.
+
+Announcing changes (the feed's waiting clients, docs/hub-api.md "Waiting for changes"): sequence numbers
+are allocated only inside `Database.write()`, by advancing `hub_state.last_seq`. At the end of every write
+transaction the hub's counters (`HubCounters`: last sequence number, compaction horizon, sellers' version)
+are read again; a transaction that changed a seller (ORM flush or bulk statement on `sellers`) first bumps
+`sellers_version`. When the counters moved, on PostgreSQL the transaction also sends
+`pg_notify('blacklist_hub', ...)`, which PostgreSQL delivers on commit to every listening worker, on any host
+(also when the writer is the operator's CLI); after the commit, the subscribers of this process
+(`Database.subscribe`, e.g. `hub.notify.FeedNotifier`) are called at once, whichever `Database` object over
+the same URL wrote. Changes made by other processes on SQLite are noticed by the notifier's periodic check.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import Iterator
+import threading
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,12 +45,12 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError as AlembicError
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
-from hub.models import HubState
+from hub.models import HubState, Seller
 
 logger = logging.getLogger(__name__)
 
@@ -110,12 +125,59 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
             conn.exec_driver_sql("BEGIN")
 
 
+NOTIFY_CHANNEL = "blacklist_hub"
+
+
+@dataclass(frozen=True, order=True)
+class HubCounters:
+    """The hub-wide numbers that say whether anything a reader cares about changed."""
+
+    last_seq: int
+    horizon_seq: int
+    sellers_version: int
+
+    def latest(self, other: HubCounters) -> HubCounters:
+        """Each counter at its highest: they only grow, so the higher one is the newer news."""
+        return HubCounters(
+            max(self.last_seq, other.last_seq),
+            max(self.horizon_seq, other.horizon_seq),
+            max(self.sellers_version, other.sellers_version),
+        )
+
+
+Subscriber = Callable[[HubCounters], None]
+# Per database URL, so that every `Database` over the same URL in this process (the app's, an embedded
+# `HubAdmin`'s) wakes the same notifier. Bound methods are held weakly: an app dropped without its lifespan
+# having run (tests) does not stay subscribed, nor in memory, for good.
+_subscribers: dict[str, list[Callable[[], Subscriber | None]]] = {}
+_subscribers_lock = threading.Lock()
+_SELLERS_CHANGED = "hub_sellers_changed"
+
+
+class _WriteSession(Session):
+    """The session of `Database.write`: notes whether the transaction changed a seller."""
+
+
+@event.listens_for(_WriteSession, "before_flush")
+def _note_seller_flush(session: Session, _flush: UOWTransaction, _instances: Any) -> None:
+    if any(isinstance(obj, Seller) for obj in chain(session.new, session.dirty, session.deleted)):
+        session.info[_SELLERS_CHANGED] = True
+
+
+@event.listens_for(_WriteSession, "do_orm_execute")
+def _note_seller_statement(state: ORMExecuteState) -> None:
+    if state.is_select:
+        return
+    if any(mapper.class_ is Seller for mapper in state.all_mappers):
+        state.session.info[_SELLERS_CHANGED] = True
+
+
 class Database:
     """One database: a read engine and a write view of it (same pool)."""
 
-    def __init__(self, url: str, *, busy_timeout_ms: int = 30000) -> None:
+    def __init__(self, url: str, *, busy_timeout_ms: int = 30000, pool_size: int = POOL_SIZE) -> None:
         self.url = url
-        self.engine = create_hub_engine(url, busy_timeout_ms=busy_timeout_ms)
+        self.engine = create_hub_engine(url, busy_timeout_ms=busy_timeout_ms, pool_size=pool_size)
         self._write_engine = self.engine.execution_options(hub_write=True)
 
     @property
@@ -129,10 +191,54 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A write transaction holding the hub-wide write lock; commits on success."""
-        with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
-            lock_for_write(session)
-            yield session
+        """A write transaction holding the hub-wide write lock; commits on success, then announces.
+
+        See the module docstring, "Announcing changes".
+        """
+        with _WriteSession(self._write_engine, expire_on_commit=False) as session:
+            with session.begin():
+                held = lock_for_write(session)
+                before = HubCounters(held.last_seq, held.horizon_seq, held.sellers_version)
+                yield session
+                after = self._counters_at_commit(session, before)
+            if after is not None:
+                announce(self.url, after)
+
+    def _counters_at_commit(self, session: Session, before: HubCounters) -> HubCounters | None:
+        """The counters this transaction leaves, or None when it moved none; notifies on PostgreSQL."""
+        session.flush()
+        if session.info.pop(_SELLERS_CHANGED, False):
+            bump = update(HubState).where(HubState.id == 1)
+            bump = bump.values(sellers_version=HubState.sellers_version + 1)
+            session.execute(bump.execution_options(synchronize_session=False))
+        after = read_counters(session)
+        if after == before:
+            return None
+        if self.dialect == "postgresql":
+            payload = f"{after.last_seq} {after.horizon_seq} {after.sellers_version}"
+            session.execute(select(func.pg_notify(NOTIFY_CHANNEL, payload)))
+        return after
+
+    def counters(self) -> HubCounters:
+        """The hub's counters as committed now."""
+        with self.read() as session:
+            return read_counters(session)
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        """Call `subscriber` (in the writing thread) after each write over this URL that moved a counter."""
+        # A plain function is held strongly, behind the same interface as a weak reference.
+        strong: Callable[[], Subscriber | None] = lambda: subscriber  # noqa: E731
+        ref = weakref.WeakMethod(subscriber) if inspect.ismethod(subscriber) else strong
+        with _subscribers_lock:
+            _subscribers.setdefault(self.url, []).append(ref)
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        with _subscribers_lock:
+            kept = [ref for ref in _subscribers.get(self.url, []) if ref() not in (None, subscriber)]
+            if kept:
+                _subscribers[self.url] = kept
+            else:
+                _subscribers.pop(self.url, None)
 
     def schema_status(self) -> SchemaStatus:
         with self.engine.connect() as conn:
@@ -150,6 +256,23 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def read_counters(session: Session) -> HubCounters:
+    stmt = select(HubState.last_seq, HubState.horizon_seq, HubState.sellers_version).where(HubState.id == 1)
+    row = session.execute(stmt).one()
+    return HubCounters(int(row.last_seq), int(row.horizon_seq), int(row.sellers_version))
+
+
+def announce(url: str, counters: HubCounters) -> None:
+    """Tell this process's subscribers over `url` that a committed write moved the counters."""
+    with _subscribers_lock:
+        listeners = [subscriber for ref in _subscribers.get(url, ()) if (subscriber := ref()) is not None]
+    for subscriber in listeners:
+        try:
+            subscriber(counters)
+        except Exception:  # a listener's failure must not fail the write that already committed
+            logger.exception("a change subscriber failed")
 
 
 def lock_for_write(session: Session) -> HubState:

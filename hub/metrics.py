@@ -1,13 +1,14 @@
 """Prometheus text exposition (format 0.0.4), written by hand: a few counters need no client library.
 
-Request counters are per process; the database gauges are read at scrape time, so they are hub-wide.
+Request counters and the gauges registered with `gauge` (e.g. waiting feed clients) are per process; the
+database gauges are read at scrape time, so they are hub-wide.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 
 def _escape(value: str) -> str:
@@ -25,6 +26,11 @@ class Metrics:
         self._requests: dict[tuple[str, str, str], int] = defaultdict(int)
         self._seconds: dict[tuple[str, str], float] = defaultdict(float)
         self._counters: dict[str, int] = defaultdict(int)
+        self._gauges: dict[str, tuple[str, Callable[[], float]]] = {}
+
+    def gauge(self, name: str, help_text: str, read: Callable[[], float]) -> None:
+        """A per-process gauge, read at each scrape."""
+        self._gauges[name] = (help_text, read)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         with self._lock:
@@ -58,6 +64,7 @@ class Metrics:
             )
         for name, n in counters:
             lines += [f"# TYPE hub_{name}_total counter", f"hub_{name}_total {n}"]
-        for name, (help_text, value) in sorted(gauges.items()):
+        local = {name: (help_text, read()) for name, (help_text, read) in self._gauges.items()}
+        for name, (help_text, value) in sorted({**local, **gauges}.items()):
             lines += [f"# HELP hub_{name} {help_text}", f"# TYPE hub_{name} gauge", f"hub_{name} {value:g}"]
         return "\n".join(lines) + "\n"

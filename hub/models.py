@@ -6,8 +6,8 @@
 - `entries`: the per-buyer aggregate the feed serves; `seq` is the sequence number of its latest change.
 - `changes`: the append-only change log (one row per entry change); see `hub.entries` for how sequence
   numbers are allocated and `hub.feed` for how it is served.
-- `hub_state`: a single row holding the last allocated sequence number and the compaction horizon; its row
-  lock serialises every write transaction (see `hub.db.lock_for_write`).
+- `hub_state`: a single row holding the last allocated sequence number, the compaction horizon and the
+  sellers' version; its row lock serialises every write transaction (see `hub.db.lock_for_write`).
 """
 
 from __future__ import annotations
@@ -134,6 +134,9 @@ class HubState(Base):
     # Tombstones at or below this sequence number were purged: cursors 0 < c < horizon get 410.
     horizon_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     last_sweep_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Bumped by every write transaction that changes a seller (`hub.db.Database.write`), so each process's
+    # token cache (`hub.auth_cache`) learns that a seller was disabled or its token rotated.
+    sellers_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 def utcnow() -> datetime:

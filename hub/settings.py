@@ -31,6 +31,14 @@ class HubSettings(BaseSettings):
     port: int = Field(default=8400, ge=0, le=65535)
     workers: int = Field(default=1, ge=1)
     log_level: str = "info"
+    # One line per request costs ~7% of a cheap poll's CPU: off unless asked for.
+    access_log: bool = False
+    # Threads per process for database work (request handlers, page reads); waiting clients hold none.
+    threads: int = Field(default=40, ge=1, le=1000)
+    feed_wait_max_seconds: int = Field(default=60, ge=0, le=60)
+    # PostgreSQL: where each process keeps its LISTEN connection, when `database_url` goes through a pooler
+    # in transaction mode (LISTEN needs a session of its own); default: `database_url`.
+    listen_database_url: str | None = None
 
     report_ttl_days: int = Field(default=180, ge=1)
     report_stale_days: int = Field(default=90, ge=1)

@@ -82,9 +82,16 @@ class ServedHub:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
+        self.port = port
         self.settings = settings
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+        self.app = create_app(settings)
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning")
         self.server = uvicorn.Server(config)
+
+    @property
+    def context(self) -> HubContext:
+        context: HubContext = self.app.state.hub
+        return context
 
     def __enter__(self) -> ServedHub:
         import threading

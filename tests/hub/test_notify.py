@@ -1,0 +1,61 @@
+"""The hub's counters as each process sees them: what moves them, and how a process hears of it."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import update
+
+from hub.admin import HubAdmin
+from hub.db import Database, HubCounters
+from hub.models import HubState
+from hub.notify import FeedNotifier
+from tests.hub.support import HubClient, report
+
+
+def test_a_report_moves_the_feed_and_a_seller_change_the_sellers_version(hub: HubClient) -> None:
+    db = hub.context.db
+    a = hub.add_seller("a")
+    start = db.counters()
+    hub.push(a, report("m1"))
+    after_report = db.counters()
+    with HubAdmin(hub.settings) as admin:
+        admin.rotate_token("a")
+    after_rotation = db.counters()
+    assert after_report.last_seq > start.last_seq
+    assert after_report.sellers_version == start.sellers_version
+    assert after_rotation.sellers_version == after_report.sellers_version + 1
+    assert after_rotation.last_seq == after_report.last_seq
+
+
+def test_every_process_object_over_the_same_database_hears_a_write_at_once(hub: HubClient) -> None:
+    a = hub.add_seller("a")
+    hub.push(a, report("m1"))
+    with HubAdmin(hub.settings) as admin:  # its own Database object and connection pool
+        admin.set_delisted("m1", True)
+    assert hub.context.notifier.counters == hub.context.db.counters()
+
+
+def test_a_database_reset_behind_the_hubs_back_is_taken_as_it_is(hub_url: str) -> None:
+    db = Database(hub_url)
+    notifier = FeedNotifier(db)
+    try:
+        notifier.observe(HubCounters(50, 10, 3))  # what earlier writes announced
+        with db.engine.begin() as conn:  # e.g. the database restored from an old backup
+            conn.execute(update(HubState).values(last_seq=7, horizon_seq=0, sellers_version=1))
+        assert asyncio.run(notifier.refresh()) == HubCounters(7, 0, 1)
+    finally:
+        notifier.close()
+        db.dispose()
+
+
+def test_news_announced_out_of_order_never_moves_the_view_back(hub_url: str) -> None:
+    db = Database(hub_url)
+    notifier = FeedNotifier(db)
+    try:
+        notifier.observe(HubCounters(12, 0, 2))
+        notifier.observe(HubCounters(11, 0, 2))  # an earlier commit whose announcement came late
+        assert notifier.counters == HubCounters(12, 0, 2)
+    finally:
+        notifier.close()
+        db.dispose()
