@@ -9,6 +9,7 @@
     ├── CycleBusy              another sync, share-all or undo is changing this store right now
     ├── NotAutomatic           `undo` was asked about an entry the agent did not add
     ├── ServiceConflict        `service install` would replace the service of another store's agent
+    ├── NotOnReviewList        a review decision about a buyer who is not (or no longer) held for review
     ├── BackendError           the seller backend did not do what we asked
     │   ├── SelectorNotFound   a page does not match the selectors file (layout changed)
     │   ├── SessionExpired     the backend sent us back to the login page
@@ -88,6 +89,11 @@ class ServiceConflict(AgentError):
         super().__init__(message)
         self.path = path
         self.config_path = config_path
+
+
+class NotOnReviewList(AgentError):
+    """A review decision about a buyer no longer held for review (settled by a sync meanwhile), or that the
+    store would not carry out."""
 
 
 class BackendError(AgentError):

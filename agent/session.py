@@ -30,6 +30,7 @@ from agent.backend.api import Backend
 from agent.config import Settings
 from agent.errors import ConfigError, CycleBusy
 from agent.hub_client import HubClient
+from agent.models import RemovalOutcome
 from agent.state import LocalState
 from agent.sync import levers
 from agent.sync.cycle_result import BuyerAction, CycleReport, ShareReport
@@ -222,6 +223,26 @@ class AgentSession:
                 everything=everything,
                 progress=progress,
             )
+
+    def blacklist_reviewed(
+        self, member_id: str, *, progress: ProgressSink | None = None, wait_seconds: float = 0
+    ) -> BuyerAction:
+        """Blacklist a buyer held on the review list, as the policy would have (see levers)."""
+        state = self.state
+        with self.exclusive(wait_seconds=wait_seconds):
+            return levers.blacklist_reviewed(
+                backend_factory=self.backend, state=state, member_id=member_id, progress=progress
+            )
+
+    def remove(self, member_id: str, *, wait_seconds: float = 0) -> RemovalOutcome:
+        """Take a buyer off the store's blacklist as the seller; they are allowlisted (see levers)."""
+        state = self.state
+        with self.exclusive(wait_seconds=wait_seconds):
+            return levers.remove(backend_factory=self.backend, state=state, member_id=member_id)
+
+    def dismiss_alert(self, order_id: str) -> bool:
+        """The seller checked this order; False when there was no such alert."""
+        return levers.dismiss_alert(self.state, order_id)
 
     def allow(self, member_id: str) -> bool:
         """Never blacklist this buyer automatically; False when already allowlisted."""

@@ -8,6 +8,7 @@ from agent.cli import (  # noqa: F401  (they register commands)
     doctor_cmd,
     setup_cmds,
     sync_cmds,
+    ui_cmd,
 )
 from agent.cli.app import app
 

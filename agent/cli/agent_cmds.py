@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -30,7 +28,6 @@ from agent.cli.app import (
 from agent.config import Settings
 from agent.errors import AgentError, AlreadyRunning, ServiceConflict
 from agent.log import configure_logging
-from agent.paths import default_config_path
 from agent.scheduler import CycleFn, InstanceLock, Runner, Schedule, install_signal_handlers
 from agent.service import (
     InstalledService,
@@ -38,10 +35,8 @@ from agent.service import (
     ServiceSpec,
     install_service,
     installed_files,
-    installed_services,
-    plan_service,
+    plan_for,
     refuse_conflict,
-    service_name_for,
     service_status,
     uninstall_service,
     validate_name,
@@ -151,22 +146,7 @@ def _plan(ctx: typer.Context, name: str | None) -> tuple[ServicePlan, ServiceSpe
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--name") from None
     settings = settings_from(ctx)  # the service must start with a config that loads
-    config = config_path(ctx).expanduser().absolute()
-    working_dir = settings.data_dir.absolute()
-    installed = installed_services(working_dir=working_dir)
-    if name is None:
-        is_default = config == default_config_path().expanduser().absolute()
-        name = service_name_for(
-            config, settings.backend.username, installed=installed, is_default_config=is_default
-        )
-    spec = ServiceSpec(
-        python=Path(sys.executable),
-        config_path=config,
-        working_dir=working_dir,
-        log_dir=settings.log_dir.absolute(),
-        name=name,
-    )
-    return plan_service(spec), spec, installed
+    return plan_for(settings, config_path(ctx), name=name)
 
 
 def _print_commands(title: str, commands: list[list[str]]) -> None:

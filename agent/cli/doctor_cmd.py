@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 import httpx
 import typer
@@ -123,20 +124,24 @@ def _hub_token(settings: Settings) -> str:
 
 
 def run_checks(ctx: typer.Context) -> list[Check]:
-    checks: list[Check] = []
-    settings: Settings | None = None
     try:
         settings = settings_from(ctx)
-        checks.append(Check("config", "ok", str(config_path(ctx))))
     except AgentError as exc:
-        checks.append(
-            Check("config", "fail", str(exc), "fix the key named above, or run `blacklist-agent init`")
-        )
-    if settings is None:
-        for name in ("selectors", "browser", "backend", "keyring", "login", "hub", "hub-token"):
-            checks.append(Check(name, "skip", "needs a valid config"))
-        return checks
+        return config_failed(exc)
+    return checks_for(settings, config_path(ctx))
 
+
+def config_failed(exc: AgentError) -> list[Check]:
+    """The checklist when the config does not load: that failure, and every other check skipped."""
+    checks = [Check("config", "fail", str(exc), "fix the key named above, or run `blacklist-agent init`")]
+    for name in ("selectors", "browser", "backend", "keyring", "login", "hub", "hub-token"):
+        checks.append(Check(name, "skip", "needs a valid config"))
+    return checks
+
+
+def checks_for(settings: Settings, path: Path) -> list[Check]:
+    """Every check after the config's, for loaded settings (the CLI and the dashboard's checklist)."""
+    checks = [Check("config", "ok", str(path))]
     s = settings
     checks.append(
         _run("selectors", lambda: _selectors(s), "check backend.selectors / backend.selectors_override")

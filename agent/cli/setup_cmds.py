@@ -18,24 +18,14 @@ from agent.cli.app import (
     console,
     err_console,
     fail,
-    open_store,
     read_secret_input,
     say,
     settings_from,
     warn,
 )
-from agent.cli.config_template import example_path, fill_template
-from agent.config import load_settings
-from agent.errors import ConfigError, KeyringUnavailable
+from agent.onboarding import SetupValues, human_login, password_keyring_problem, write_config
 from agent.paths import default_config_path
-from agent.secrets import (
-    SecretName,
-    delete_secret,
-    describe_keyring,
-    env_secret,
-    store_secret,
-    usable_keyring,
-)
+from agent.secrets import SecretName, delete_secret, store_secret
 
 logger = logging.getLogger(__name__)
 
@@ -64,29 +54,11 @@ def init(
     path = config_path(ctx)
     if path.exists() and not force:
         raise fail(f"{path} already exists; use --force to overwrite it")
-    values: dict[str, dict[str, object]] = {"backend": {"base_url": base_url, "username": username}}
-    if selectors:
-        # A path must keep working whatever directory the agent later starts in.
-        looks_like_path = selectors.endswith(".toml") or "/" in selectors or "\\" in selectors
-        values["backend"]["selectors"] = (
-            str(Path(selectors).expanduser().absolute()) if looks_like_path else selectors
-        )
-    if hub_url:
-        values["hub"] = {"url": hub_url}
-    if data_dir is not None:
-        values[""] = {"data_dir": data_dir.expanduser().absolute()}
-    text = fill_template(example_path().read_text(encoding="utf-8"), values)
-
-    # Validate before replacing anything: a bad --base-url must not leave a broken file behind.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    draft = path.with_name(path.name + ".new")
-    draft.write_text(text, encoding="utf-8")
-    try:
-        settings = load_settings(draft)
-    except ConfigError as exc:
-        draft.unlink()
-        raise ConfigError(str(exc).replace(str(draft), str(path)), key=exc.key) from None
-    draft.replace(path)
+    settings = write_config(
+        path,
+        SetupValues(base_url, username, selectors=selectors, hub_url=hub_url, data_dir=data_dir),
+        force=force,
+    )
     console.print(f"Wrote {path}")
     console.print(f"  backend {settings.backend.base_url} as {settings.backend.username}")
     console.print(f"  data dir {settings.data_dir}")
@@ -117,14 +89,8 @@ def login(
 
     settings = settings_from(ctx)
     backend = settings.backend
-    # Find out before the (slow) login whether the password can be kept at all.
-    keyring_problem: KeyringUnavailable | None = None
-    try:
-        usable_keyring(SecretName.BACKEND_PASSWORD)
-    except KeyringUnavailable as exc:
-        if env_secret(SecretName.BACKEND_PASSWORD) is None:
-            raise
-        keyring_problem = exc
+    # Find out before the prompt and the (slow) login whether the password can be kept at all.
+    password_keyring_problem()
 
     password = read_secret_input(
         from_stdin=password_stdin, prompt=f"Password for {backend.username} at {backend.base_url}"
@@ -139,34 +105,18 @@ def login(
         def otp_prompt() -> str:
             return str(typer.prompt("One-time code sent by the backend (e.g. by SMS)")).strip()
 
-    # A saved session would let ensure_session() succeed without ever trying the password: set it aside
-    # so the login is real, and put it back if the password turns out wrong.
-    session = settings.session_path
-    set_aside = session.with_name(session.name + ".before-login")
-    if session.exists():
-        session.replace(set_aside)
     spinner = err_console.status(f"Logging in to {backend.base_url} as {backend.username}")
-    try:
-        with (
-            contextlib.nullcontext() if interactive else spinner,  # a spinner would garble the code prompt
-            open_store(settings, password=password, otp_prompt=otp_prompt, headless=headless) as store,
-        ):
-            store.ensure_session()
-    except BaseException:
-        if set_aside.exists() and not session.exists():
-            set_aside.replace(session)
-        raise
-    set_aside.unlink(missing_ok=True)
+    with contextlib.nullcontext() if interactive else spinner:  # a spinner would garble the code prompt
+        outcome = human_login(settings, password, otp_prompt=otp_prompt, headless=headless)
     console.print(f"Logged in to {backend.base_url} as {backend.username}; session saved.")
-    if keyring_problem is not None:
+    if not outcome.stored:
         warn(
             "the password was NOT stored (no usable keyring); the agent keeps using "
             f"${SecretName.BACKEND_PASSWORD.env_var}"
         )
         return
-    store_secret(settings, SecretName.BACKEND_PASSWORD, password)
-    console.print(f"Password stored in the keyring ({describe_keyring(usable_keyring())}).")
-    if env_secret(SecretName.BACKEND_PASSWORD) is not None:
+    console.print(f"Password stored in the keyring ({outcome.keyring}).")
+    if outcome.env_wins:
         warn(f"${SecretName.BACKEND_PASSWORD.env_var} is set and takes precedence over the keyring")
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent.config import Settings
 from agent.errors import ServiceConflict
 from agent.log import FILE_ONLY
-from agent.service.instances import conflicting_file
-from agent.service.platforms import ServicePlan
+from agent.paths import default_config_path
+from agent.service.instances import InstalledService, conflicting_file, installed_services, service_name_for
+from agent.service.platforms import ServicePlan, ServiceSpec, plan_service
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +42,32 @@ def _run(argv: list[str], extra_env: dict[str, str] | None = None) -> tuple[int,
     except (OSError, subprocess.TimeoutExpired) as exc:
         return 1, str(exc)
     return done.returncode, (done.stdout + done.stderr).strip()
+
+
+def plan_for(
+    settings: Settings, config_path: Path, *, name: str | None = None
+) -> tuple[ServicePlan, ServiceSpec, list[InstalledService]]:
+    """The service plan of the agent that runs `config_path`, and every agent service installed here.
+
+    The name: `name` when given (validated by the caller), else the one already installed for this config,
+    else the default for it (`service_name_for`). The CLI and the dashboard both plan through here.
+    """
+    config = config_path.expanduser().absolute()
+    working_dir = settings.data_dir.absolute()
+    installed = installed_services(working_dir=working_dir)
+    if name is None:
+        is_default = config == default_config_path().expanduser().absolute()
+        name = service_name_for(
+            config, settings.backend.username, installed=installed, is_default_config=is_default
+        )
+    spec = ServiceSpec(
+        python=Path(sys.executable),
+        config_path=config,
+        working_dir=working_dir,
+        log_dir=settings.log_dir.absolute(),
+        name=name,
+    )
+    return plan_service(spec), spec, installed
 
 
 def refuse_conflict(plan: ServicePlan, config_path: Path) -> None:

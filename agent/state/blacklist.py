@@ -16,7 +16,7 @@ from typing import Any
 from agent.hub_models import Report
 from agent.models import BlacklistEntry, KnownEntry, Origin
 from agent.state.db import Database, dumps, from_iso, iso, now
-from agent.state.records import AgentEntry, AllowlistEntry
+from agent.state.records import AgentEntry, AllowlistEntry, BlacklistRow
 
 _CAPACITY = "blacklist_capacity"
 _SNAPSHOT_AT = "snapshot_at"
@@ -71,6 +71,37 @@ class BlacklistBook:
             counts[r["origin"]] = int(r["n"])
         return counts
 
+    def listing(
+        self, *, search: str = "", origin: Origin | None = None, offset: int = 0, limit: int = 50
+    ) -> tuple[list[BlacklistRow], int]:
+        """One page of the blacklist, most recently blacklisted first, and how many entries match.
+
+        `search` matches a part of the member id or of the name (case-insensitive).
+        """
+        where: list[str] = ["1 = 1"]
+        params: list[object] = []
+        if search:
+            pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where.append("(member_id LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\')")
+            params += [pattern, pattern]
+        if origin is not None:
+            where.append("origin = ?")
+            params.append(origin)
+        condition = " AND ".join(where)
+        count = f"SELECT count(*) FROM blacklist WHERE {condition}"  # noqa: S608 (placeholders only)
+        total = self._db.execute(count, params).fetchone()[0]
+        rows = self._db.execute(
+            f"SELECT * FROM blacklist WHERE {condition} "  # noqa: S608 (only placeholders are interpolated)
+            "ORDER BY coalesce(added_at, blacklisted_at, first_seen_at) DESC, member_id LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return [_row(r) for r in rows], int(total)
+
+    def get(self, member_id: str) -> BlacklistRow | None:
+        """One entry as `listing` shows it, or None when the buyer is not on the blacklist."""
+        row = self._db.execute("SELECT * FROM blacklist WHERE member_id = ?", (member_id,)).fetchone()
+        return None if row is None else _row(row)
+
     @property
     def known_capacity(self) -> int | None:
         """The size at which the store last answered "blacklist full" (None: not known to be full)."""
@@ -80,6 +111,18 @@ class BlacklistBook:
     @known_capacity.setter
     def known_capacity(self, size: int | None) -> None:
         self._db.set_meta(_CAPACITY, None if size is None else str(size))
+
+
+def _row(r: Any) -> BlacklistRow:
+    return BlacklistRow(
+        r["member_id"],
+        r["name"],
+        r["origin"],
+        from_iso(r["blacklisted_at"]),
+        from_iso(r["added_at"]),
+        r["score"],
+        json.loads(r["provenance"] or "{}"),
+    )
 
 
 class Allowlist:

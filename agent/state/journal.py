@@ -129,18 +129,15 @@ class Alerts:
 
     def recent(self, *, limit: int = 50) -> list[Alert]:
         rows = self._db.execute("SELECT * FROM alerts ORDER BY order_created_at DESC LIMIT ?", (limit,))
-        return [
-            Alert(
-                r["order_id"],
-                r["member_id"],
-                r["name"],
-                from_iso(r["order_created_at"]) or now(),
-                r["reporters"],
-                r["score"],
-                json.loads(r["reasons"]),
-            )
-            for r in rows
-        ]
+        return [_alert(r) for r in rows]
+
+    def dismiss(self, order_id: str) -> Alert | None:
+        """Forget an alert the seller has dealt with; the alert, or None when there was none."""
+        row = self._db.execute("SELECT * FROM alerts WHERE order_id = ?", (order_id,)).fetchone()
+        if row is None:
+            return None
+        self._db.execute("DELETE FROM alerts WHERE order_id = ?", (order_id,))
+        return _alert(row)
 
 
 class ReviewList:
@@ -171,6 +168,10 @@ class ReviewList:
                     iso(now()),
                 ),
             )
+
+    def remove(self, member_id: str) -> bool:
+        """Take one buyer off the review list (the seller decided); False when not there."""
+        return self._db.execute("DELETE FROM review WHERE member_id = ?", (member_id,)).rowcount > 0
 
     def items(self) -> list[ReviewRecord]:
         rows = self._db.execute("SELECT * FROM review ORDER BY score DESC, member_id")
@@ -225,16 +226,20 @@ class Cycles:
             f"SELECT * FROM cycles {where} ORDER BY id DESC LIMIT 1",  # noqa: S608
             params,
         ).fetchone()
-        if row is None:
-            return None
-        return CycleRecord(
-            row["id"],
-            row["kind"],
-            from_iso(row["started_at"]) or now(),
-            from_iso(row["finished_at"]),
-            row["outcome"],
-            json.loads(row["report"]) if row["report"] else None,
-        )
+        return None if row is None else _cycle(row)
+
+    def recent(self, *, limit: int = 20) -> list[CycleRecord]:
+        """The latest cycles, newest first."""
+        rows = self._db.execute("SELECT * FROM cycles ORDER BY id DESC LIMIT ?", (limit,))
+        return [_cycle(r) for r in rows]
+
+    def running_at(self, when: datetime) -> CycleRecord | None:
+        """The cycle that was running at `when` (the latest one started by then), or None."""
+        row = self._db.execute(
+            "SELECT * FROM cycles WHERE started_at <= ? ORDER BY started_at DESC, id DESC LIMIT 1",
+            (iso(when),),
+        ).fetchone()
+        return None if row is None else _cycle(row)
 
     @property
     def next_run_at(self) -> datetime | None:
@@ -244,3 +249,26 @@ class Cycles:
     @next_run_at.setter
     def next_run_at(self, when: datetime | None) -> None:
         self._db.set_meta("next_run_at", iso(when))
+
+
+def _cycle(row: Any) -> CycleRecord:
+    return CycleRecord(
+        row["id"],
+        row["kind"],
+        from_iso(row["started_at"]) or now(),
+        from_iso(row["finished_at"]),
+        row["outcome"],
+        json.loads(row["report"]) if row["report"] else None,
+    )
+
+
+def _alert(row: Any) -> Alert:
+    return Alert(
+        row["order_id"],
+        row["member_id"],
+        row["name"],
+        from_iso(row["order_created_at"]) or now(),
+        row["reporters"],
+        row["score"],
+        json.loads(row["reasons"]),
+    )

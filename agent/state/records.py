@@ -21,6 +21,19 @@ class AgentEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class BlacklistRow:
+    """An entry of the store's blacklist as the agent last saw it, with its origin (the dashboard's list)."""
+
+    member_id: str
+    name: str
+    origin: str  # "manual" (the seller's) or "agent"
+    blacklisted_at: datetime | None
+    added_at: datetime | None  # when the agent added it (agent entries)
+    score: int | None
+    provenance: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxItem:
     member_id: str
     action: Literal["report", "withdraw"]

@@ -1,9 +1,10 @@
-"""The seller's levers on the agent: allow, disallow, undo, and what `status` and `audit` show.
+"""The seller's levers on the agent: allow, disallow, undo, review, remove, and what `status` and `audit`
+show.
 
 docs/safety.md rule 3 (the seller always wins) and rule 5 (every automatic action has provenance and can be
 undone) from the seller's side. `undo` allowlists first and removes second, so a crash in between leaves
 the buyer allowlisted (never re-added) with the entry still there for a second `undo`, never the reverse.
-The caller holds the cycle lock for `undo` (`AgentSession` takes it).
+The caller holds the cycle lock for `undo`, `blacklist_reviewed` and `remove` (`AgentSession` takes it).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from agent.errors import NotAutomatic
+from agent.errors import NotAutomatic, NotOnReviewList
+from agent.models import RemovalOutcome
 from agent.state import LocalState
 from agent.sync.apply import Applier
 from agent.sync.cycle_result import BuyerAction, CycleReport, to_data
@@ -88,6 +90,77 @@ def undo(
             if progress is not None:
                 progress(Progress("undo", len(undone), len(targets), entry.member_id))
     return undone
+
+
+def blacklist_reviewed(
+    *,
+    backend_factory: BackendFactory,
+    state: LocalState,
+    member_id: str,
+    progress: ProgressSink | None = None,
+) -> BuyerAction:
+    """The seller read a held-back buyer on the review list and says: blacklist them.
+
+    The buyer is added exactly as the policy would have added them without the good-customer protection:
+    through the blacklist link, as an automatic entry with the shared entry's provenance (docs/safety.md
+    rule 5), so it is never pushed as this seller's own report (rule 1: the seller's decision rests on the
+    other stores' reports, not on a case of their own) and `undo` can take it back.
+    """
+    if member_id not in {r.member_id for r in state.review.items()}:
+        raise NotOnReviewList(f"{member_id} is not on the review list (a sync may have settled it)")
+    entry = state.shared.get(member_id)
+    if entry is None:
+        raise NotOnReviewList(f"{member_id} is no longer on the shared list; nothing to blacklist")
+    report = CycleReport()
+    with backend_factory() as backend:
+        backend.ensure_session()
+        seen = backend.read_blacklist()
+        reconcile(state, seen)
+        if member_id not in {e.member_id for e in seen}:
+            applier = Applier(
+                backend,
+                state,
+                report,
+                size=len(seen),
+                store_names=state.orders.buyer_names(),
+                progress=progress,
+            )
+            applier.add([entry])
+    with state.transaction():
+        state.review.remove(member_id)
+        state.audit.record(
+            "review_blacklisted", member_id, entry.name, {"by": "the seller", **entry.provenance()}
+        )
+    if report.refused:
+        refused = report.refused[0]
+        raise NotOnReviewList(f"the store refused to blacklist {entry.name} ({member_id}): {refused.why}")
+    if report.blacklist_full:
+        raise NotOnReviewList(f"the store's blacklist is full; {entry.name} ({member_id}) was not added")
+    return BuyerAction.from_entry(entry, "blacklisted by the seller from the review list")
+
+
+def remove(*, backend_factory: BackendFactory, state: LocalState, member_id: str) -> RemovalOutcome:
+    """The seller takes a buyer off the store's blacklist (their own entry, or the agent's).
+
+    The store's blacklist is read again afterwards and taken in as any seller's change is
+    (agent.sync.reconcile): the seller's own entry is withdrawn from the hub, and either kind of entry puts
+    the buyer on the allowlist, so the agent never adds them back (docs/safety.md rule 3).
+    """
+    with backend_factory() as backend:
+        backend.ensure_session()
+        outcome = backend.remove_from_blacklist(member_id)
+        reconcile(state, backend.read_blacklist())
+    logger.info("the seller removed %s from the blacklist: %s", member_id, outcome.value)
+    return outcome
+
+
+def dismiss_alert(state: LocalState, order_id: str) -> bool:
+    """The seller checked an order from a buyer on the shared list; False when there was no such alert."""
+    with state.transaction():
+        alert = state.alerts.dismiss(order_id)
+        if alert is not None:
+            state.audit.record("alert_dismissed", alert.member_id, alert.name, {"order_id": order_id})
+    return alert is not None
 
 
 def _check_automatic(state: LocalState, member_id: str) -> None:
