@@ -50,10 +50,10 @@ class ArtifactStore:
             if html is None and page is not None and not page.is_closed():
                 html = await page.content()
             if html is not None:
-                html_path = base.with_suffix(".html")
+                html_path = base.parent / f"{base.name}.html"  # (with_suffix would eat the stamp's fraction)
                 _write_private(html_path, html.encode("utf-8"))
                 saved.append(html_path)
-            png_path = base.with_suffix(".png")
+            png_path = base.parent / f"{base.name}.png"
             shot: bytes | None = None
             if page is not None and not page.is_closed():
                 shot = await page.screenshot(full_page=True, timeout=10_000)
