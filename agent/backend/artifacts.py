@@ -15,6 +15,7 @@ from pathlib import Path
 from playwright.async_api import BrowserContext, Page
 
 from agent.errors import BackendError
+from agent.paths import private_dir, private_file
 
 logger = logging.getLogger(__name__)
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -30,16 +31,16 @@ class ArtifactStore:
         base = self.directory / f"{stamp}-{_UNSAFE.sub('_', label)[:80]}"
         saved: list[Path] = []
         try:
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_dir(self.directory)
             if html is None and page is not None and not page.is_closed():
                 html = await page.content()
             if html is not None:
                 html_path = base.with_suffix(".html")
-                html_path.write_text(html, encoding="utf-8")
+                private_file(html_path).write_text(html, encoding="utf-8")  # owner-only: buyer names
                 saved.append(html_path)
             png_path = base.with_suffix(".png")
             if page is not None and not page.is_closed():
-                await page.screenshot(path=str(png_path), full_page=True, timeout=10_000)
+                await page.screenshot(path=str(private_file(png_path)), full_page=True, timeout=10_000)
                 saved.append(png_path)
             elif html is not None and self.context is not None:
                 await self._render(html, png_path)
@@ -54,7 +55,7 @@ class ArtifactStore:
         try:
             await scratch.route("**/*", lambda route: route.abort())
             await scratch.set_content(html, wait_until="domcontentloaded", timeout=10_000)
-            await scratch.screenshot(path=str(png_path), full_page=True, timeout=10_000)
+            await scratch.screenshot(path=str(private_file(png_path)), full_page=True, timeout=10_000)
         finally:
             await scratch.close()
 

@@ -232,6 +232,13 @@ class _Steps:
         self.report.feed_not_modified = pulled.not_modified
         self.report.feed_changes = pulled.changes
         self.report.feed_full_repull = pulled.full_repull
+        if pulled.skipped_count:  # a broken entry is left out; the others are used
+            self.report.warnings.append(
+                f"skipped {plural(pulled.skipped_count, 'unreadable change')} from the hub's feed: "
+                + "; ".join(pulled.skipped)
+            )
+        if pulled.bound:
+            self.report.problem(f"the shared list was not pulled to the end: {pulled.bound}")
         self.progress(Progress("pull", pulled.changes, pulled.changes, "pulled the shared list"))
 
     def decide(
