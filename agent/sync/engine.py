@@ -1,7 +1,8 @@
 """One sync cycle: the product's heartbeat.
 
-    1 session → 2 read the blacklist, take in the seller's changes → 3 read new orders → 4 push the outbox
-    → 5 pull the feed → 6 decide with the policy → 8 retract → 7 apply → 9 alert
+    0 restore the hub's private record (once per data dir) → 1 session → 2 read the blacklist, take in the
+    seller's changes → 3 read new orders → 4 push the outbox → 5 pull the feed → 6 decide with the policy
+    → 8 retract → 7 apply → 9 alert
 
 Retractions run before additions so that they free room on a capped blacklist. The engine talks to the
 store only through the `Backend` protocol and to the hub only through `HubClient`; it never imports
@@ -36,6 +37,7 @@ from agent.sync.outbox import deliver_outbox, snapshot_if_due
 from agent.sync.policy import Policy, Retraction, decide, retractions
 from agent.sync.progress import Progress, ProgressSink
 from agent.sync.reconcile import reconcile
+from agent.sync.record import deliver_record, restore_record
 from agent.wording import plural
 
 logger = logging.getLogger(__name__)
@@ -125,9 +127,12 @@ class _Steps:
         self.report = report
         self.stop = stop
         self.progress = progress
+        self.restore_failed = False
 
     def run(self) -> None:
         report, state, stop = self.report, self.state, self.stop
+        if self.hub is not None and not state.record.restored:
+            self.restore(self.hub)  # 0: before step 2 takes the store's entries for the seller's
         with self.backend_factory() as backend:
             self.progress(Progress("login", 0, None, "logging in to the store"))
             backend.ensure_session()  # 1
@@ -195,8 +200,29 @@ class _Steps:
         self.progress(Progress("orders", len(orders), len(orders), f"{len(new)} new orders"))
         return new
 
+    def restore(self, hub: HubClient) -> None:
+        """Step 0 (docs/safety.md rule 10): take in the hub's record of this store before pushing."""
+        try:
+            restored = restore_record(hub, self.state)
+        except HubError as exc:
+            self.report.problem(f"could not read this store's record on the hub, so nothing is pushed: {exc}")
+            self.restore_failed = True
+            return
+        if restored.automatic or restored.allowlisted:
+            self.report.warnings.append(restored.describe())
+
     def push(self, hub: HubClient) -> None:
         state, report = self.state, self.report
+        if self.restore_failed:
+            # Step 0 failed: without the record, the agent's own entries could go out as the seller's
+            # reports (rule 1), so nothing is pushed this cycle.
+            report.outbox_pending = state.outbox.counts()["pending"]
+            return
+        if not report.dry_run:
+            try:
+                deliver_record(hub, state)
+            except HubError as exc:
+                report.warnings.append(f"this store's record on the hub is not up to date yet: {exc}")
         queued = state.outbox.items()
         if report.dry_run:
             report.reports_pushed = sum(i.action == "report" for i in queued)

@@ -27,6 +27,7 @@ from agent.sync.cycle_result import ShareReport
 from agent.sync.engine import BackendFactory
 from agent.sync.progress import Progress, ProgressSink
 from agent.sync.reconcile import reconcile
+from agent.sync.record import restore_record
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ def share_all(
     tell(Progress("blacklist", len(seen), len(seen), "read the store's blacklist"))
     if dry_run:
         with state.dry_run():
+            _restore_first(hub, state, report)
             reports = _sellers_reports(state, seen, report)
             reported = state.reported.ids()
         mine = {r.member_id for r in reports}
@@ -65,6 +67,7 @@ def share_all(
         report.names = {r.member_id: r.name for r in reports if r.member_id not in reported}
         report.to_withdraw = sorted(reported - mine)
         return report
+    _restore_first(hub, state, report)
     reports = _sellers_reports(state, seen, report)
     if fits_one_put(reports):
         tell(Progress("share", 0, len(reports), "pushing the snapshot"))
@@ -84,6 +87,16 @@ def share_all(
         "share-all: %d pushed, %d unchanged, %d withdrawn", report.pushed, report.unchanged, report.withdrawn
     )
     return report
+
+
+def _restore_first(hub: HubClient, state: LocalState, report: ShareReport) -> None:
+    """On a new data dir, the hub's record says which entries are the agent's (docs/safety.md rule 10):
+    they must not go out as the seller's reports. A HubError here ends share-all before any push."""
+    if state.record.restored:
+        return
+    restored = restore_record(hub, state)
+    if restored.automatic or restored.allowlisted:
+        report.notes.append(restored.describe())
 
 
 def _sellers_reports(state: LocalState, seen: list[Any], report: ShareReport) -> list[Report]:

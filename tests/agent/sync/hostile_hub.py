@@ -26,6 +26,7 @@ HTML_200: Answer = (200, "text/html", b"<html><body>Welcome to our captive porta
 class Seen:
     method: str
     path: str  # as sent on the wire, query string included
+    body: bytes = b""
 
 
 class HostileHub:
@@ -38,10 +39,8 @@ class HostileHub:
 
         class Handler(BaseHTTPRequestHandler):
             def _answer(self) -> None:
-                hub.seen.append(Seen(self.command, self.path))
                 length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
+                hub.seen.append(Seen(self.command, self.path, self.rfile.read(length) if length else b""))
                 route = hub.routes.get((self.command, urlsplit(self.path).path))
                 if route is None:
                     status, kind, body = as_json(404, {"detail": "not found"})
