@@ -21,7 +21,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from agent.backend.api import Backend
 from agent.errors import HubError
@@ -30,6 +30,7 @@ from agent.hub_models import SharedEntry
 from agent.models import BlacklistEntry, Order
 from agent.state import LocalState
 from agent.state.db import now
+from agent.sync.alerts import check_before_shipping
 from agent.sync.apply import Applier
 from agent.sync.cycle_result import BuyerAction, CycleReport, to_data
 from agent.sync.feed import has_pulled, pull_feed
@@ -45,11 +46,8 @@ logger = logging.getLogger(__name__)
 BackendFactory = Callable[[], AbstractContextManager[Backend]]
 """Gives the store's backend for one step, as a context manager (`AgentSession.backend`)."""
 
-ORDERS_OVERLAP = timedelta(minutes=1)
+ORDERS_OVERLAP = timedelta(minutes=1)  # re-read a little before the watermark; order ids deduplicate
 INTENT_RETENTION = timedelta(days=30)
-# The first cycle reads the whole order history (for protect_min_orders); only orders this recent can still
-# be stopped before shipping, so only they raise alerts.
-ALERT_WINDOW = timedelta(days=7)  # re-read a little before the watermark; order ids deduplicate
 
 
 def run_cycle(
@@ -289,20 +287,10 @@ class _Steps:
         return decision.to_add, retractions(automatic, shared, self.policy)
 
     def alert(self, new_orders: list[Order], shared: Mapping[str, SharedEntry]) -> None:
-        """Step 9: new orders from buyers on the shared list: check before shipping."""
-        for order in new_orders:
-            if not _recent_enough(order.created_at, self.report.started_at):
-                continue
-            entry = shared.get(order.member_id)
-            if entry is not None:
-                alert = self.state.alerts.raise_for(order, entry)
-                if alert is not None:
-                    self.report.alerts.append(to_data(alert))
-
-
-def _recent_enough(created_at: datetime, started_at: datetime | None) -> bool:
-    if started_at is None:
-        return True
-    if created_at.tzinfo is None:
-        created_at = created_at.replace(tzinfo=UTC)
-    return created_at >= started_at - ALERT_WINDOW
+        """Step 9: new orders from buyers other stores report: check before shipping (agent.sync.alerts)."""
+        checked = check_before_shipping(
+            self.hub, self.state, new_orders, shared, now=self.report.started_at or now()
+        )
+        self.report.alerts += [to_data(alert) for alert in checked.alerts]
+        if checked.problem:
+            self.report.warnings.append(f"check before shipping used the cached list: {checked.problem}")
