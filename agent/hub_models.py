@@ -105,7 +105,10 @@ def _object(value: object, what: str) -> Mapping[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class SharedEntry:
-    """A buyer on the pooled list: counts, score and reasons only, never who reported (rule 6)."""
+    """A buyer on the pooled list: counts, score and reasons only, never who reported.
+
+    docs/safety.md rule 6.
+    """
 
     member_id: str
     name: str
@@ -137,7 +140,10 @@ class SharedEntry:
         return float(self.reporters) if self.weight is None else self.weight
 
     def provenance(self) -> dict[str, Any]:
-        """What the audit log keeps about the entry an automatic action was based on (rule 5)."""
+        """What the audit log keeps about the entry an automatic action was based on.
+
+        docs/safety.md rule 5.
+        """
         return {
             "hub_entry": self.member_id,
             "reporters": self.reporters,

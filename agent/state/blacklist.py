@@ -41,8 +41,8 @@ class BlacklistBook:
     def add_automatic(
         self, member_id: str, name: str, *, provenance: dict[str, Any], score: int, to_hub: bool = True
     ) -> None:
-        """Record an entry the agent added; the hub's private record learns it too (rule 10), unless
-        `to_hub` is False (the entry came from that record)."""
+        """Record an entry the agent added; the hub's private record learns it too (docs/safety.md
+        rule 10), unless `to_hub` is False (the entry came from that record)."""
         at = iso(now())
         self._db.execute(
             "INSERT OR REPLACE INTO blacklist (member_id, name, origin, blacklisted_at, first_seen_at, "
@@ -64,7 +64,8 @@ class BlacklistBook:
         row = self._db.execute("SELECT origin FROM blacklist WHERE member_id = ?", (member_id,)).fetchone()
         self._db.execute("DELETE FROM blacklist WHERE member_id = ?", (member_id,))
         if row is not None and row["origin"] == "agent":
-            # Gone from the store: a report by hand about this buyer counts again on the hub (rule 10).
+            # Gone from the store: a report by hand about this buyer counts again on the hub
+            # (docs/safety.md rule 10).
             queue_record_change(self._db, "auto", "remove", member_id, None)
 
     def automatic(self) -> dict[str, AgentEntry]:
@@ -151,7 +152,8 @@ class Allowlist:
     def add(self, member_id: str, name: str | None, reason: str, *, to_hub: bool = True) -> bool:
         """Put a buyer on the allowlist (and off the review list); False when already there.
 
-        The hub's private record learns it too (rule 10), unless `to_hub` is False (it came from there).
+        The hub's private record learns it too (docs/safety.md rule 10), unless `to_hub` is False (it
+        came from there).
         """
         cursor = self._db.execute(
             "INSERT OR IGNORE INTO allowlist (member_id, name, reason, created_at) VALUES (?, ?, ?, ?)",

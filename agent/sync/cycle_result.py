@@ -153,7 +153,7 @@ class ShareReport:
     outcome: str = "ok"
     blacklist_size: int = 0
     sellers_entries: int = 0  # the seller's own: what is shared
-    agent_entries_kept_private: int = 0  # added by the agent: never pushed (rule 1)
+    agent_entries_kept_private: int = 0  # added by the agent: never pushed (docs/safety.md rule 1)
     pushed: int = 0  # created or updated on the hub
     unchanged: int = 0
     withdrawn: int = 0

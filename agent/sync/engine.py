@@ -213,7 +213,7 @@ class _Steps:
         state, report = self.state, self.report
         if self.restore_failed:
             # Step 0 failed: without the record, the agent's own entries could go out as the seller's
-            # reports (rule 1), so nothing is pushed this cycle.
+            # reports (docs/safety.md rule 1), so nothing is pushed this cycle.
             report.outbox_pending = state.outbox.counts()["pending"]
             return
         if not report.dry_run:

@@ -86,8 +86,8 @@ def deliver_outbox(hub: HubClient, state: LocalState) -> DeliveryResult:
     reports = [i for i in items if i.action == "report"]
     withdrawals = [i for i in items if i.action == "withdraw"]
     try:
-        # Withdrawals first: they let other stores' agents retract (rule 4) and use no quota, so a daily
-        # quota of new reports that is used up must not hold them back until midnight.
+        # Withdrawals first: they let other stores' agents retract (docs/safety.md rule 4) and use no
+        # quota, so a daily quota of new reports that is used up must not hold them back until midnight.
         for item in withdrawals:
             try:
                 hub.withdraw(item.member_id)

@@ -161,7 +161,7 @@ class Retraction:
 def retractions(
     agent_entries: Mapping[str, str], shared: Mapping[str, SharedEntry], policy: Policy
 ) -> list[Retraction]:
-    """Entries the agent added (member id → name) whose shared entry no longer passes (rule 4).
+    """Entries the agent added (member id → name) whose shared entry no longer passes (docs/safety.md rule 4).
 
     Only agent-added entries are ever given here; manual entries are the seller's and never retracted.
     """
@@ -214,8 +214,8 @@ def eviction_victim(automatic: Iterable[Evictable], *, for_score: int) -> Evicta
     """Which automatic entry leaves a full blacklist to make room for a candidate scoring `for_score`.
 
     Only automatic entries with a strictly lower score, the lowest first, then the oldest (entries of unknown
-    age last), then by member id. Manual entries are never candidates: they are the seller's (rule 3). None
-    when nothing may make room: the agent then stops adding and says so.
+    age last), then by member id. Manual entries are never candidates: they are the seller's (docs/safety.md
+    rule 3). None when nothing may make room: the agent then stops adding and says so.
     """
     lower = [e for e in automatic if e.score < for_score]
     if not lower:

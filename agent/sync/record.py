@@ -66,7 +66,7 @@ def restore_record(hub: HubClient, state: LocalState) -> RestoreResult:
                 )
             elif mine.origin == "manual" and member_id not in reported:
                 # Taken for the seller's by a cycle that ran before the record could be read: it is the
-                # agent's, and its report must not go out (rule 1).
+                # agent's, and its report must not go out (docs/safety.md rule 1).
                 state.blacklist.make_automatic(member_id, dict(_RESTORED_PROVENANCE))
                 if member_id in queued and queued[member_id].action == "report":
                     state.outbox.delivered([member_id])
