@@ -21,7 +21,7 @@ import threading
 from typing import Any
 
 from agent.hub_client import POST_BATCH, HubClient, fits_one_put
-from agent.hub_models import PushCounts, Report
+from agent.hub_models import PushCounts, Report, valid_member_id
 from agent.state import LocalState
 from agent.sync.cycle_result import ShareReport
 from agent.sync.engine import BackendFactory
@@ -104,14 +104,24 @@ def _sellers_reports(state: LocalState, seen: list[Any], report: ShareReport) ->
     known = state.blacklist.known()
     # One report per buyer (the hub refuses a batch naming a member id twice), in the backend's order.
     unique = {e.member_id: e for e in reversed(seen)}
-    reports = [
-        Report(e.member_id, e.name, reported_at=e.blacklisted_at)
+    mine = [
+        e
         for e in reversed(unique.values())
         if known.get(e.member_id) is not None and known[e.member_id].origin == "manual"
     ]
+    # An id the hub can never accept would make it refuse the whole snapshot: left out, and said so.
+    reports = [
+        Report(e.member_id, e.name, reported_at=e.blacklisted_at)
+        for e in mine
+        if valid_member_id(e.member_id)
+    ]
+    if len(reports) < len(mine):
+        report.notes.append(
+            f"{len(mine) - len(reports)} entries have a member id the hub cannot accept: not shared"
+        )
     report.blacklist_size = len(unique)
     report.sellers_entries = len(reports)
-    report.agent_entries_kept_private = len(unique) - len(reports)
+    report.agent_entries_kept_private = len(unique) - len(mine)
     return reports
 
 
@@ -124,7 +134,7 @@ def push_large_snapshot(
     stop: threading.Event | None = None,
 ) -> PushCounts:
     """Upsert in batches, then withdraw what this agent reported before and is gone (see module doc)."""
-    gone = sorted(state.reported.ids() - {r.member_id for r in reports})
+    gone = sorted(m for m in state.reported.ids() - {r.member_id for r in reports} if valid_member_id(m))
     total = len(reports) + len(gone)
     counts = PushCounts()
     done = 0
