@@ -28,6 +28,7 @@ from agent.sync.engine import BackendFactory
 from agent.sync.progress import Progress, ProgressSink
 from agent.sync.reconcile import reconcile
 from agent.sync.record import restore_record
+from agent.wording import plural
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +118,8 @@ def _sellers_reports(state: LocalState, seen: list[Any], report: ShareReport) ->
     ]
     if len(reports) < len(mine):
         report.notes.append(
-            f"{len(mine) - len(reports)} entries have a member id the hub cannot accept: not shared"
+            f"{plural(len(mine) - len(reports), 'entry', 'entries')} with a member id the hub cannot accept: "
+            "not shared"
         )
     report.blacklist_size = len(unique)
     report.sellers_entries = len(reports)

@@ -235,3 +235,15 @@ def test_the_data_dir_and_state_are_owner_only(tmp_path: Path) -> None:
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
     for file in data_dir.iterdir():
         assert stat.S_IMODE(file.stat().st_mode) == 0o600, file.name
+
+
+def test_share_all_leaves_out_ids_the_hub_cannot_accept_and_says_so() -> None:
+    from agent.models import BlacklistEntry
+    from agent.sync.cycle_result import ShareReport
+    from agent.sync.share import _sellers_reports
+
+    state, report = LocalState.in_memory(), ShareReport()
+    seen = [BlacklistEntry("good", "Good"), BlacklistEntry("9/../../feed", "Odd")]
+    reports = _sellers_reports(state, seen, report)
+    assert [r.member_id for r in reports] == ["good"]
+    assert report.notes == ["1 entry with a member id the hub cannot accept: not shared"]
