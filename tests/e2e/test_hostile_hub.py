@@ -107,4 +107,4 @@ def test_a_hub_gone_bad_leaves_a_partial_cycle_on_the_cached_list(
     output = json.dumps(report.as_dict())
     assert token not in output
     assert token not in stored
-    assert "***" in output
+    assert "token *** is not welcome" in stored  # the refusal is kept for `status`, masked
