@@ -3,8 +3,9 @@
 The gate runs before any body is read. A request that carries no token the hub knows is charged to its
 client address (`unauthenticated_per_minute`, token bucket of `unauthenticated_burst`): over it, 429 with
 `Retry-After`; under it, `/v1/...` gets its 401 at once and the other routes (`/healthz`, `/metrics`,
-`/docs`) are served. Known tokens cost no lookup (the token cache, `hub.auth_cache`); an unknown one costs
-one indexed SELECT, only while its address has tokens left. `/metrics` with the metrics token passes.
+`/docs`) are served. Known tokens cost no lookup (the token cache, `hub.auth_cache`); one not cached yet
+costs one indexed SELECT, so a seller sharing an address (a NAT) with a flood of bad tokens still gets in.
+`/metrics` with the metrics token passes.
 
 The body limit checks `Content-Length` first, then counts the bytes actually received (a chunked or lying
 client cannot get past it); the body is buffered, at most `max_body_bytes`, and replayed to the app.
@@ -99,16 +100,14 @@ class HubMiddleware:
             ):
                 return None
         address = client_address(scope)
-        wait = ctx.address_limiter.exhausted(address)
-        if wait <= 0 and token is not None and not (path == "/metrics" and ctx.settings.metrics_token):
+        if token is not None and not (path == "/metrics" and ctx.settings.metrics_token):
             try:
                 if await anyio.to_thread.run_sync(ctx.tokens.lookup, token) is not None:
                     return None
             except (OperationalError, PoolTimeout, DBAPIError) as exc:
                 logger.error("database unavailable: %s", type(exc).__name__)
                 return 503, {"Retry-After": "5"}, {"detail": "database unavailable, retry later"}
-        if wait <= 0:
-            wait = ctx.address_limiter.acquire(address)
+        wait = ctx.address_limiter.acquire(address)
         if wait > 0:
             ctx.metrics.count("unauthenticated_refused")
             return (

@@ -62,13 +62,6 @@ class RateLimiter:
                 return 0.0
             return (cost - bucket.tokens) / self.rate
 
-    def exhausted(self, key: Hashable) -> float:
-        """The seconds until one token is available (0: not exhausted), without taking any."""
-        now = self._monotonic()
-        with self._lock:
-            bucket = self._bucket(key, now)
-            return 0.0 if bucket.tokens >= 1.0 else (1.0 - bucket.tokens) / self.rate
-
 
 def retry_after_header(wait: float) -> str:
     return str(max(1, math.ceil(wait)))
