@@ -62,6 +62,13 @@ class RateLimiter:
                 return 0.0
             return (cost - bucket.tokens) / self.rate
 
+    def charge(self, key: Hashable, cost: float) -> None:
+        """Take `cost` tokens after the fact (the bucket may go into debt: later requests wait)."""
+        now = self._monotonic()
+        with self._lock:
+            bucket = self._bucket(key, now)
+            bucket.tokens = max(-self.burst, bucket.tokens - cost)
+
 
 def retry_after_header(wait: float) -> str:
     return str(max(1, math.ceil(wait)))

@@ -48,6 +48,9 @@ def test_the_write_budget_bounds_what_one_seller_writes(make_hub: MakeHub) -> No
     assert "write budget" in refused.json()["detail"]
     assert hub.delete("/v1/reports/m1", headers=a).status_code == 200  # 21 of 30 used
     hub.push(b, report("m1"))  # b's budget is its own
+    # Withdrawing everything in one snapshot is paid too (after the fact): the next write must wait.
+    assert hub.put("/v1/reports", json={"reports": []}, headers=a).json()["withdrawn"] == 19
+    assert hub.post("/v1/reports", json={"reports": [report("m1")]}, headers=a).status_code == 429
 
 
 def test_requests_without_a_valid_token_are_limited_per_address(make_hub: MakeHub) -> None:

@@ -51,7 +51,10 @@ def test_the_record_refuses_bad_changes_naming_the_item(make_hub: MakeHub) -> No
     assert response.json()["detail"][0]["loc"] == ["body", "changes", 1, "member_id"]
     assert hub.post("/v1/me/record", json={"changes": []}, headers=a).status_code == 422
     full = {"changes": [change("allow", "add", f"m{i}") for i in range(3)]}
-    assert hub.post("/v1/me/record", json=full, headers=a).status_code == 422
+    refused = hub.post("/v1/me/record", json=full, headers=a)
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "changes"]
+    assert "over the limit of 2" in refused.json()["detail"][0]["msg"]
     assert record(hub, a) == {"auto": [], "allow": []}  # refused whole
     assert hub.get("/v1/me/record").status_code == 401
 
