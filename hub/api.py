@@ -26,7 +26,16 @@ from hub.lookup import lookup_entries
 from hub.models import Entry, Report, Seller
 from hub.ratelimit import retry_after_header
 from hub.records import RecordFull, apply_changes, read_record
-from hub.reports import Outcome, quota_limit, seller_report_counts, store_reports, used_today, withdraw_report
+from hub.reports import (
+    Outcome,
+    apply_plan,
+    check_budget,
+    plan_reports,
+    quota_limit,
+    seller_report_counts,
+    used_today,
+    withdraw_report,
+)
 from hub.schemas import (
     MEMBER_ID_PATTERN,
     AllowItem,
@@ -145,9 +154,15 @@ def charge_writes(ctx: HubContext, caller: Caller, items: int) -> None:
 def _store(ctx: HubContext, caller: Caller, reports: list[ReportIn], *, snapshot: bool) -> Outcome:
     reports = _last_per_member(reports)
     charge_writes(ctx, caller, len(reports))
-    with ctx.db.write() as session:
-        seller = session.get_one(Seller, caller.id)
-        outcome = store_reports(session, seller, reports, ctx.now(), ctx.limits, snapshot=snapshot)
+    now = ctx.now()
+    with ctx.one_write_per_seller(caller.id):
+        with ctx.db.read() as session:  # the heavy reading, without the hub-wide write lock
+            plan = plan_reports(session, caller.id, reports, now, snapshot=snapshot)
+            seller = session.get_one(Seller, caller.id)
+            check_budget(session, seller, plan, now, ctx.limits, snapshot=snapshot)
+        with ctx.db.write() as session:
+            seller = session.get_one(Seller, caller.id)
+            outcome = apply_plan(session, seller, plan, now, ctx.limits, snapshot=snapshot)
     if outcome.withdrawn:  # known only now: a snapshot's withdrawals are paid after the fact
         ctx.write_limiter.charge(caller.id, outcome.withdrawn)
     ctx.metrics.count("reports_created", outcome.created)
@@ -196,7 +211,7 @@ MAX_LOOKUP = 50
 def delete_report(member_id: MemberIdPath, ctx: Ctx, caller: CurrentSeller) -> Withdrawn:
     """Withdraw the caller's own report about a buyer."""
     charge_writes(ctx, caller, 1)
-    with ctx.db.write() as session:
+    with ctx.one_write_per_seller(caller.id), ctx.db.write() as session:
         seller = session.get_one(Seller, caller.id)
         done = withdraw_report(session, seller, member_id, ctx.now(), ctx.ageing)
     if not done:
@@ -268,7 +283,7 @@ def post_record(body: RecordChanges, ctx: Ctx, caller: CurrentSeller) -> RecordA
     422 also when a list would hold more than `record_max_items`."""
     charge_writes(ctx, caller, len(body.changes))
     try:
-        with ctx.db.write() as session:
+        with ctx.one_write_per_seller(caller.id), ctx.db.write() as session:
             applied = apply_changes(
                 session,
                 caller.id,
