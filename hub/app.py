@@ -123,6 +123,10 @@ class HubContext:
         finally:
             self._sweep_lock.release()
 
+    def is_writing(self, seller_id: int) -> bool:
+        with self._writing_lock:
+            return seller_id in self._writing
+
     @contextlib.contextmanager
     def one_write_per_seller(self, seller_id: int) -> Iterator[None]:
         """Let a seller have one write request at a time in this process; 429 for a second one.

@@ -97,3 +97,16 @@ def test_metrics_can_require_a_token(make_hub: MakeHub) -> None:
 
 def test_metrics_stay_open_without_a_token(hub: HubClient) -> None:
     assert hub.get("/metrics").status_code == 200
+
+
+def test_a_seller_has_one_write_at_a_time(hub: HubClient) -> None:
+    a, b = hub.add_seller("a"), hub.add_seller("b")
+    with hub.admin() as admin:
+        seller_a = next(s.id for s in admin.list_sellers() if s.name == "a")
+    with hub.context.one_write_per_seller(seller_a):  # a's first write, still in progress
+        second = hub.post("/v1/reports", json={"reports": [report("m1")]}, headers=a)
+        assert second.status_code == 429
+        assert second.headers["Retry-After"] == "1"
+        assert hub.delete("/v1/reports/m1", headers=a).status_code == 429
+        hub.push(b, report("m1"))  # other sellers write meanwhile
+    hub.push(a, report("m1"))
