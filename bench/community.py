@@ -23,6 +23,7 @@ after they are disabled. bench/README.md ("Community trust") records the figures
 from __future__ import annotations
 
 import argparse
+import logging
 import random
 import sys
 import tempfile
@@ -296,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="20 stores, 3,000 buyers")
     args = parser.parse_args(argv)
+    logging.getLogger("agent").setLevel(logging.ERROR)  # refused writes are counted, not logged
     stores, buyers = (20, 3000) if args.quick else (args.stores, args.buyers)
     print(report(run(stores, buyers, args.poisoners, args.seed)))
     return 0
