@@ -10,9 +10,9 @@ policy adds them.
 
 The community: `--buyers` buyers, 2% of them fraudsters who each hit 1-6 stores (a hit store notices and
 reports 90% of the time); every honest store also reports one good buyer by mistake; each poisoning seller
-reports 300 good buyers, tries to veto 50 fraudsters by re-naming them (a zero-width space, then a wrong
-name), and churns (withdraws everything and re-files it, 10 rounds). Then the operator disables the
-poisoners and every store runs one more cycle.
+reports 300 good buyers and tries to veto 50 fraudsters by re-naming them (a zero-width space, then a wrong
+name); every store runs a cycle and the figures are taken. Then each poisoner churns (withdraws everything
+and re-files it, 10 rounds), the operator disables the poisoners and every store runs one more cycle.
 
 Printed: good buyers blocked anywhere (false positives, and those a poisoner was needed for); the share of
 fraudsters seen by 2+ stores blocked in every store after one cycle; the poisoners' influence (entries the
@@ -125,21 +125,26 @@ class Poisoning:
     churn_writes_refused: int = 0
 
 
-def poison(hub_url: str, community: Community, rng: random.Random) -> Poisoning:
-    """Name vetoes and churn, as far as the hub lets each poisoner go."""
-    result = Poisoning()
+def veto(hub_url: str, community: Community, rng: random.Random, result: Poisoning) -> None:
+    """Each poisoner re-spells fraudsters' names, as far as the hub lets it."""
     targets = sorted(m for m, stores in community.hits.items() if len(stores) >= 2)
     for p in community.poisoners:
         with HubClient(hub_url, p.token, max_retries=0, max_wait=0) as hub:
             for m in rng.sample(targets, min(POISON_VETOES, len(targets))):
-                for veto in (community.buyers[m].replace(" ", ZWSP + " ", 1), "Someone Else Entirely"):
+                for spelling in (community.buyers[m].replace(" ", ZWSP + " ", 1), "Someone Else Entirely"):
                     try:
-                        hub.push_reports([Report(m, veto, "fraud")])
+                        hub.push_reports([Report(m, spelling, "fraud")])
                         result.vetoes_accepted += 1
-                        p.reports[m] = veto
+                        p.reports[m] = spelling
                         break
                     except HubError:
                         result.vetoes_refused += 1
+
+
+def churn(hub_url: str, community: Community, result: Poisoning) -> None:
+    """Each poisoner withdraws everything and re-files it, CHURN_ROUNDS times, as far as the hub lets it."""
+    for p in community.poisoners:
+        with HubClient(hub_url, p.token, max_retries=0, max_wait=0) as hub:
             mine = [Report(m, n, "fraud") for m, n in sorted(p.reports.items())]
             for _ in range(CHURN_ROUNDS):
                 for body in ([], mine):
@@ -148,7 +153,6 @@ def poison(hub_url: str, community: Community, rng: random.Random) -> Poisoning:
                         result.churn_writes_accepted += 1
                     except HubError:
                         result.churn_writes_refused += 1
-    return result
 
 
 def fold(name: str) -> str:
@@ -240,10 +244,12 @@ def run(n_stores: int, n_buyers: int, n_poisoners: int, seed: int) -> dict[str, 
             community = build(rng, n_stores, n_buyers, n_poisoners, add_seller)
             started = time.monotonic()
             push_all(hub_url, community.stores + community.poisoners)
-            poisoning = poison(hub_url, community, rng)
+            poisoning = Poisoning()
+            veto(hub_url, community, rng, poisoning)
             for store in community.stores:
                 cycle(hub_url, store, policy)
             before = measure(community, policy)
+            churn(hub_url, community, poisoning)  # measured on its own: it may leave a poisoner with nothing
             for p in community.poisoners:
                 admin.set_enabled(p.name, False)
             for store in community.stores:
