@@ -163,6 +163,7 @@ def fold(name: str) -> str:
 class Figures:
     false_positives: int = 0  # good buyers some store's agent blocked
     poisoner_needed: int = 0  # ... of which a poisoner's report was needed for
+    poisoners_alone: int = 0  # ... of which no honest store reported at all
     fraud_2plus: int = 0
     fraud_2plus_everywhere: int = 0
     poisoned_entries_passing: int = 0  # good buyers a poisoner reports that pass the default policy
@@ -181,9 +182,9 @@ def measure(community: Community, policy: Policy) -> Figures:
     for s in community.stores:
         blocked_good |= {m for m in s.automatic if m not in community.fraudsters}
     figures.false_positives = len(blocked_good)
-    figures.poisoner_needed = sum(
-        1 for m in blocked_good if m in poisoned and honest_reports.get(m, 0) < policy.min_reporters
-    )
+    needed = [m for m in blocked_good if m in poisoned and honest_reports.get(m, 0) < policy.min_reporters]
+    figures.poisoner_needed = len(needed)
+    figures.poisoners_alone = sum(1 for m in needed if honest_reports.get(m, 0) == 0)
     for m, _stores in community.hits.items():
         if honest_reports.get(m, 0) >= 2:
             figures.fraud_2plus += 1
@@ -281,6 +282,7 @@ def report(result: dict[str, object]) -> str:
         f"{result['seconds']:.1f} s",
         f"good buyers blocked anywhere (false positives):        {before.false_positives}",
         f"  ... that needed a poisoner's report:                  {before.poisoner_needed}",
+        f"  ... of which no honest store reported (poisoners alone): {before.poisoners_alone}",
         f"fraudsters seen by 2+ stores blocked everywhere, 1 cycle: {before.fraud_2plus_everywhere}"
         f"/{before.fraud_2plus} = {share:.1%}",
         f"poisoned good buyers passing the policy on the hub:      {before.poisoned_entries_passing}",
