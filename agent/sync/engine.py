@@ -169,6 +169,8 @@ class _Steps:
                 if not stop.is_set():
                     applier.add(to_add)  # 7
             self.alert(new_orders, shared)  # 9
+            if not report.dry_run:
+                self.send_record(self.hub)  # this cycle's changes reach the hub now (docs/safety.md rule 10)
 
     def read_blacklist(self, backend: Backend) -> list[BlacklistEntry]:
         self.progress(Progress("blacklist", 0, None, "reading the store's blacklist"))
@@ -217,10 +219,7 @@ class _Steps:
             report.outbox_pending = state.outbox.counts()["pending"]
             return
         if not report.dry_run:
-            try:
-                deliver_record(hub, state)
-            except HubError as exc:
-                report.warnings.append(f"this store's record on the hub is not up to date yet: {exc}")
+            self.send_record(hub)
         queued = state.outbox.items()
         if report.dry_run:
             report.reports_pushed = sum(i.action == "report" for i in queued)
@@ -245,6 +244,15 @@ class _Steps:
             report.outbox_pending = state.outbox.counts()["pending"]
         pushed = report.reports_pushed + report.withdrawals_pushed
         self.progress(Progress("push", pushed, pushed, "pushed reports and withdrawals"))
+
+    def send_record(self, hub: HubClient) -> None:
+        """The queued changes of this store's private record on the hub (docs/safety.md rule 10)."""
+        try:
+            deliver_record(hub, self.state)
+        except HubError as exc:
+            message = f"this store's record on the hub is not up to date yet (kept for later): {exc}"
+            if message not in self.report.warnings:
+                self.report.warnings.append(message)
 
     def pull(self, hub: HubClient) -> None:
         self.progress(Progress("pull", 0, None, "pulling the shared list"))
