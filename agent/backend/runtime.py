@@ -23,6 +23,7 @@ from playwright.async_api import Error as PlaywrightError
 from agent.backend.artifacts import ArtifactStore
 from agent.backend.browser import display_available, launch, new_context
 from agent.backend.html import PageFailure, PageView
+from agent.backend.login_guard import LoginGuard
 from agent.backend.pages import (
     BlacklistConfirmPage,
     BlacklistResultPage,
@@ -87,6 +88,7 @@ class Runtime:
         password: str,
         otp_prompt: OtpPrompt | None,
         headless: bool,
+        human: bool = False,
     ) -> Runtime:
         if not headless and not display_available():
             logger.warning("no display: running the browser headless")
@@ -115,6 +117,10 @@ class Runtime:
             username=settings.backend.username,
             password=password,
             otp_prompt=otp_prompt,
+            guard=LoginGuard(
+                settings.session_path, min_interval_seconds=settings.backend.login_min_interval_seconds
+            ),
+            human=human,
         )
         return cls(settings, site, playwright, browser, context, session, transport, artifacts)
 
