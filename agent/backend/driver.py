@@ -59,6 +59,10 @@ class PlaywrightBackend:
         """Requests and navigations sent to the backend so far (retries included)."""
         return self._rt.transport.requests
 
+    def new_cycle(self) -> None:
+        """A new cycle on a backend kept open: a fresh request budget (`backend.request_budget`)."""
+        self._rt.transport.new_cycle()
+
     def ensure_session(self) -> None:
         self._run(self._rt.ensure_session())
 

@@ -162,10 +162,20 @@ class Session:
             try:
                 await self._login(page)
             except LoginFailed as exc:
+                failure = exc
                 if exc.page == "login" and (exc.locked or not self.human):
-                    self.guard.record_refusal(LoginRefusal.from_error(exc, self.username))
-                await self.artifacts.attach(exc, page=page)
-                raise
+                    refusal = LoginRefusal.from_error(exc, self.username)
+                    self.guard.record_refusal(refusal)
+                    # The same failure, saying what happens now and what the seller should do.
+                    failure = LoginFailed(
+                        refusal.describe(),
+                        locked=exc.locked,
+                        retry_at=exc.retry_at,
+                        page=exc.page,
+                        url=exc.url,
+                    )
+                await self.artifacts.attach(failure, page=page)
+                raise failure from None
             except BackendError as exc:
                 html = exc.html if isinstance(exc, PageMismatch) else None
                 await self.artifacts.attach(exc, html=html, page=page)

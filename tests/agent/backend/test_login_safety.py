@@ -5,6 +5,7 @@ again. Real Chromium, the real mock backend over HTTP, the real CLI and schedule
 from __future__ import annotations
 
 import itertools
+import logging
 import stat
 import subprocess
 import sys
@@ -50,17 +51,36 @@ def changed_password(tmp_path: Path, mock_backend: MockControl) -> tuple[Path, S
     return config, settings
 
 
+class Skips(logging.Handler):
+    """Counts the scheduler's skipped cycles (a refused login on record: no browser, no request)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("skipping this cycle"):
+            self.count += 1
+
+
 def run_cycles(settings: Settings, cycles: int) -> Runner:
-    """The background agent's scheduler with its real sync cycle, stopped after `cycles` cycles."""
+    """The background agent's scheduler with its real sync cycle, stopped after `cycles` scheduled cycles
+    (run or skipped)."""
     runner = Runner(sync_cycle(settings), FAST, session_path=settings.session_path)
+    skips = Skips()
+    scheduler_log = logging.getLogger("agent.scheduler")
+    scheduler_log.addHandler(skips)
 
     def stop_when_done() -> None:
-        while runner.cycles_run < cycles:
+        while runner.cycles_run + skips.count < cycles:
             threading.Event().wait(0.05)
         runner.request_stop("test")
 
     threading.Thread(target=stop_when_done, daemon=True).start()
-    assert runner.run_forever() == 0
+    try:
+        assert runner.run_forever() == 0
+    finally:
+        scheduler_log.removeHandler(skips)
     return runner
 
 
@@ -68,8 +88,9 @@ def test_wrong_password_under_run_is_tried_once_and_never_locks_the_account(
     changed_password: tuple[Path, Settings], mock_backend: MockControl
 ) -> None:
     _, settings = changed_password
-    run_cycles(settings, cycles=4)
+    runner = run_cycles(settings, cycles=4)
 
+    assert runner.cycles_run == 1  # the three later cycles were skipped without opening the store
     assert mock_backend.login_attempts() == 1
     assert not mock_backend.is_locked()
     state_file = settings.session_path.parent / "login_state.json"
