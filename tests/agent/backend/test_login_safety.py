@@ -117,6 +117,7 @@ def test_correct_login_afterwards_clears_the_refusal_and_sync_works(
     login = cli("--config", str(config), "login", "--password-stdin", input=password + "\n")
 
     assert login.exit_code == 0, login.output
+    assert "refused login is cleared" in login.output
     assert LoginGuard(settings.session_path).refusal() is None
     synced = cli("--config", str(config), "sync")
     assert synced.exit_code == 0, synced.output
