@@ -10,9 +10,12 @@ Playwright or httpx. A dry run does everything inside a local-state transaction 
 skips the calls that would change the store or the hub, so it computes exactly what a real run would.
 
 Errors: a backend failure (login needs a human, layout changed, backend down) ends the cycle and is
-raised after the cycle is recorded as failed; a hub failure makes the cycle a partial success (pushes stay
-queued; the policy works from the cached shared list). A stop request (SIGTERM) is honoured between
-actions: the current action finishes, state is saved, the report says "stopped".
+raised after the cycle is recorded as failed; the cycle's request budget running out
+(`backend.request_budget`) ends it as a partial success, and the next cycle carries on from what the store
+shows (intents recorded before each change settle any change in flight); a hub failure makes the cycle a
+partial success (pushes stay queued; the policy works from the cached shared list). A stop request
+(SIGTERM) is honoured between actions: the current action finishes, state is saved, the report says
+"stopped".
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from contextlib import AbstractContextManager
 from datetime import timedelta
 
 from agent.backend.api import Backend
-from agent.errors import HubError
+from agent.errors import BudgetExhausted, HubError
 from agent.hub_client import HubClient
 from agent.hub_models import SharedEntry
 from agent.models import BlacklistEntry, Order
@@ -69,14 +72,14 @@ def run_cycle(
     steps = _Steps(backend_factory, hub, state, policy, report, stop, progress or _ignore)
     if dry_run:
         with state.dry_run():
-            steps.run()
+            steps.run_within_budget()
         if stop.is_set() and report.outcome == "ok":
             report.outcome = "stopped"
         report.finished_at = now()
         return report
     cycle_id = state.cycles.start("sync")
     try:
-        steps.run()
+        steps.run_within_budget()
     except BaseException as exc:
         report.outcome = "failed"
         report.errors.append(str(exc) or type(exc).__name__)
@@ -126,6 +129,13 @@ class _Steps:
         self.stop = stop
         self.progress = progress
         self.restore_failed = False
+
+    def run_within_budget(self) -> None:
+        try:
+            self.run()
+        except BudgetExhausted as exc:
+            # Polite, not broken: everything done so far is saved, and the next cycle resumes from there.
+            self.report.problem(str(exc))
 
     def run(self) -> None:
         report, state, stop = self.report, self.state, self.stop
