@@ -26,6 +26,7 @@ from agent.state import LocalState
 from agent.sync.cycle_result import ShareReport
 from agent.sync.engine import BackendFactory
 from agent.sync.progress import Progress, ProgressSink
+from agent.sync.reasons import DEFAULT_REASON, own_reason
 from agent.sync.reconcile import reconcile
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ def share_all(
     dry_run: bool = False,
     progress: ProgressSink | None = None,
     stop: threading.Event | None = None,
+    default_reason: str = DEFAULT_REASON,
 ) -> ShareReport:
     """Read the whole blacklist and push the seller's own entries as a full snapshot.
 
@@ -54,7 +56,7 @@ def share_all(
     tell(Progress("blacklist", len(seen), len(seen), "read the store's blacklist"))
     if dry_run:
         with state.dry_run():
-            reports = _sellers_reports(state, seen, report)
+            reports = _sellers_reports(state, seen, report, default_reason)
             reported = state.reported.ids()
         mine = {r.member_id for r in reports}
         report.pushed = len(mine - reported)
@@ -65,7 +67,7 @@ def share_all(
         report.names = {r.member_id: r.name for r in reports if r.member_id not in reported}
         report.to_withdraw = sorted(reported - mine)
         return report
-    reports = _sellers_reports(state, seen, report)
+    reports = _sellers_reports(state, seen, report, default_reason)
     if fits_one_put(reports):
         tell(Progress("share", 0, len(reports), "pushing the snapshot"))
         counts = hub.put_snapshot(reports)
@@ -86,13 +88,15 @@ def share_all(
     return report
 
 
-def _sellers_reports(state: LocalState, seen: list[Any], report: ShareReport) -> list[Report]:
-    reconcile(state, seen)
+def _sellers_reports(
+    state: LocalState, seen: list[Any], report: ShareReport, reason: str = DEFAULT_REASON
+) -> list[Report]:
+    reconcile(state, seen, reason=reason)
     known = state.blacklist.known()
     # One report per buyer (the hub refuses a batch naming a member id twice), in the backend's order.
     unique = {e.member_id: e for e in reversed(seen)}
     reports = [
-        Report(e.member_id, e.name, reported_at=e.blacklisted_at)
+        Report(e.member_id, e.name, own_reason(state, e.member_id), e.blacklisted_at)
         for e in reversed(unique.values())
         if known.get(e.member_id) is not None and known[e.member_id].origin == "manual"
     ]
