@@ -29,6 +29,7 @@ from agent.cli.app import (
     print_json,
     say,
     settings_from,
+    warn,
 )
 from agent.cli.progress_view import ProgressView
 from agent.log import with_config
@@ -125,9 +126,12 @@ def status_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Show the last cycle, the next run, counts by origin, the outbox, alerts and the review list."""
     with AgentSession(settings_from(ctx)) as agent:
         data = agent.status()
+        data["policy_warning"] = agent.reasons_warning()
     if json_output:
         print_json(data)
         return
+    if data["policy_warning"]:
+        warn(data["policy_warning"])
     last = data["last_cycle"]
     table = Table(title="blacklist-agent status", show_header=False, title_justify="left")
     table.add_column("what")
