@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -106,8 +107,14 @@ class FeedWaiter:
         return moved
 
     def _saved_cursor(self) -> tuple[int, str | None] | None:
-        with LocalState.open(self.state_path) as state:
-            cursor = state.feed.load()
+        if not self.state_path.exists():
+            return None  # the first cycle creates the state
+        try:
+            with LocalState.open(self.state_path) as state:
+                cursor = state.feed.load()
+        except sqlite3.Error as exc:  # e.g. the first cycle is creating the state right now
+            logger.debug("cannot read the feed cursor yet: %s", exc)
+            return None
         if not cursor.pulled or cursor.full_pull:
             return None
         return cursor.position, cursor.etag
