@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import logging
 import os
+import signal
 import sqlite3
 import statistics
 import sys
@@ -126,7 +127,7 @@ def world(args: argparse.Namespace) -> Iterator[tuple[str, str, str, Path]]:
 
 
 def start_agents(
-    mock: httpx.Client, hub_url: str, database_url: str, tmp: Path, head_check_seconds: float
+    mock: httpx.Client, mock_url: str, hub_url: str, database_url: str, tmp: Path, head_check_seconds: float
 ) -> dict[str, RunningAgent]:
     from hub.admin import add_seller
 
@@ -134,7 +135,7 @@ def start_agents(
     for store in mock.get("/state").json()["stores"]:
         settings = Settings(
             data_dir=tmp / store["store_id"],
-            backend={"base_url": str(mock.base_url).removesuffix("/__mock__"), "username": store["login"]},
+            backend={"base_url": mock_url, "username": store["login"]},
             browser={"executable": CHROMIUM} if CHROMIUM.exists() else {},
             hub={"url": hub_url},
             schedule={"head_check_minutes": head_check_seconds / 60},
@@ -221,15 +222,18 @@ def one_repetition(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="3 repeats, a head check every 20 s")
+    parser.add_argument("--quick", action="store_true", help="3 repeats, a head check every 45 s")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--agents", type=int, default=10, help="stores, each with its agent (3..26)")
     parser.add_argument("--head-check-seconds", type=float, default=180, help="schedule.head_check_minutes")
     parser.add_argument("--latency-ms", type=int, default=20, help="mock backend latency per request")
     args = parser.parse_args()
     if args.quick:
-        args.repeats, args.head_check_seconds = min(args.repeats, 3), min(args.head_check_seconds, 20)
+        args.repeats, args.head_check_seconds = min(args.repeats, 3), min(args.head_check_seconds, 45)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(threadName)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)  # "skipped: already running" while busy
+    # SIGTERM (e.g. `timeout`) unwinds like Ctrl+C, so the hub and mock processes are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     timeout = args.head_check_seconds + 180
 
     with world(args) as (mock_url, hub_url, database_url, tmp):
@@ -239,7 +243,7 @@ def main() -> int:
         token = add_seller(database_url, "observer", "observer")
         observer = httpx.Client(base_url=hub_url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
         started = time.monotonic()
-        agents = start_agents(mock, hub_url, database_url, tmp, args.head_check_seconds)
+        agents = start_agents(mock, mock_url, hub_url, database_url, tmp, args.head_check_seconds)
         try:
             wait_for(lambda: first_cycles_done(agents), 600, "every agent's first cycle")
             print(
