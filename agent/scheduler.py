@@ -236,11 +236,7 @@ class Runner:
             self._schedule.jitter_seconds,
             _duration(self._schedule.max_cycle_seconds),
         )
-        if live is not None and live.wait is not None:
-            self._listener = threading.Thread(target=self._listen, args=(live.wait,), name="hub-listener")
-            self._listener.daemon = True
-            self._listener.start()
-            logger.info("listening to the hub for changes between cycles")
+
         try:
             while not self._stop.wait(0.2):
                 self._enforce_time_limit()
@@ -269,6 +265,17 @@ class Runner:
             return
         self._run_cycle()
         self._report_next_run(running=True)
+        self._start_listening()
+
+    def _start_listening(self) -> None:
+        """Start listening after the first cycle: it creates the state and pulls the list to wait from."""
+        live = self._live
+        if live is None or live.wait is None or self._listener is not None or self._stop.is_set():
+            return
+        self._listener = threading.Thread(target=self._listen, args=(live.wait,), name="hub-listener")
+        self._listener.daemon = True
+        self._listener.start()
+        logger.info("listening to the hub for changes between cycles")
 
     # -- live protection ---------------------------------------------------------------------------
 

@@ -153,17 +153,19 @@ def start_agents(
 
 
 def first_cycles_done(agents: dict[str, RunningAgent]) -> bool:
-    from agent.state import LocalState
-
+    """Read-only (a fresh state is being created by the agent itself: never migrate it from here)."""
     for agent in agents.values():
-        if not agent.settings.state_db_path.exists():
+        path = agent.settings.state_db_path
+        if not path.exists():
             return False
         try:
-            with LocalState.open(agent.settings.state_db_path) as state:
-                last = state.cycles.last("sync")
-                if last is None or last.outcome is None or not state.feed.load().pulled:
-                    return False
-        except sqlite3.Error:  # the agent is creating its state right now
+            with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+                row = conn.execute(
+                    "SELECT outcome FROM cycles WHERE kind = 'sync' AND outcome IS NOT NULL LIMIT 1"
+                ).fetchone()
+        except sqlite3.Error:
+            return False
+        if row is None:
             return False
     return True
 
