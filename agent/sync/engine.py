@@ -115,8 +115,12 @@ def run_head_check(
 
     Only additions are taken in: a first page cannot show what was removed (the full cycle does that).
     Returns the new manual entries; pushes them when there are any (a hub failure leaves them queued).
+    Before the first full cycle has read the whole blacklist nothing is known to compare with: it waits.
     The caller holds the cycle lock.
     """
+    last = state.cycles.last("sync")
+    if last is None or last.outcome not in ("ok", "partial"):
+        return []
     with backend_factory() as backend:
         backend.ensure_session()
         head = backend.read_blacklist_head()

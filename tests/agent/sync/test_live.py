@@ -140,6 +140,18 @@ def test_head_check_reports_a_buyer_blacklisted_by_hand_reading_one_page(
     assert a.sync().reports_pushed == 0
 
 
+def test_head_check_waits_for_a_first_full_cycle(
+    make_agent: MakeAgent, mock_backend: MockControl, hub: HubServer
+) -> None:
+    a = make_agent("store-a")
+    before = sum(mock_backend.requests().values())
+
+    assert a.session.head_check() == []  # nothing known yet to tell the seller's new entries from the rest
+
+    assert sum(mock_backend.requests().values()) == before
+    assert a.state.outbox.counts()["pending"] == 0
+
+
 def test_blacklist_add_reports_at_once_with_the_sellers_reason(
     make_agent: MakeAgent, mock_backend: MockControl, hub: HubServer
 ) -> None:
