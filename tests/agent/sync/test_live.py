@@ -126,7 +126,7 @@ def test_head_check_reports_a_buyer_blacklisted_by_hand_reading_one_page(
     a = make_agent("store-a")
     for i in range(60):  # a blacklist of two pages (50 rows a page): the head check reads only the first
         mock_backend.blacklist("store-a", str(mock_backend.add_buyer(f"Earlier {i}")["member_id"]))
-    a.share_all()
+    assert a.sync().ok
     x = str(mock_backend.add_buyer("Hank Byhand")["member_id"])
     mock_backend.blacklist("store-a", x)  # in the seller center, not through the agent
     pages_before, orders_before = store_reads(mock_backend)
