@@ -99,6 +99,7 @@ class BrowserSettings(_Section):
     headless: bool = True
     concurrency: int = Field(default=4, ge=1, le=16)
     block_resources: bool = True
+    artifacts_keep: int = Field(default=50, ge=1, le=10_000)
 
     @field_validator("executable", "channel", mode="before")
     @classmethod

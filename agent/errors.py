@@ -20,6 +20,7 @@
     └── HubError               the sharing hub did not do what we asked
         ├── HubUnavailable     unreachable, timeouts, 5xx after retries (pushes stay queued)
         │   └── HubRateLimited 429 (rate limit or daily quota) after retries; carries Retry-After
+        ├── HubBadAnswer       the hub answered something unreadable or past a bound (treated as down)
         └── HubRejected        the hub answered with a 4xx; carries its status and message
             └── FeedCursorExpired  410: the feed cursor is too old, re-pull from 0
 
@@ -184,6 +185,11 @@ class HubRejected(HubError):
         super().__init__(message)
         self.status_code = status_code
         self.detail = detail
+
+
+class HubBadAnswer(HubError):
+    """The hub's answer is malformed (not JSON, a field missing or of the wrong type) or past a bound
+    (too large, too many pages): the agent treats the hub as broken for this step and says what was wrong."""
 
 
 class HubRateLimited(HubUnavailable):

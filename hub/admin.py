@@ -15,6 +15,7 @@ from hub.db import Database
 from hub.feed import feed_state
 from hub.maintenance import Compaction, compact, set_delisted, sweep
 from hub.models import Change, Entry, Report, Seller, utcnow
+from hub.publish import immediate_publisher, publish_all
 from hub.scoring import Ageing
 from hub.sellers import create_seller, find_seller, rotate_token, set_enabled, set_standing
 from hub.settings import HubSettings
@@ -37,6 +38,8 @@ class HubAdmin:
     def __init__(self, settings: HubSettings, *, now: datetime | None = None) -> None:
         self.settings = settings
         self.db = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+        if settings.publish_interval_seconds <= 0:
+            self.db.publisher = immediate_publisher(self.now, settings.publish_min_reporters)
         self._now = now
         self.ageing = Ageing(
             ttl=timedelta(days=settings.report_ttl_days),
@@ -77,18 +80,25 @@ class HubAdmin:
                 for s in sellers
             ]
 
-    def set_enabled(self, name_or_id: str, enabled: bool) -> int:
-        """Returns the number of feed changes caused."""
+    def set_enabled(self, name: str | None, enabled: bool, *, seller_id: int | None = None) -> int:
+        """Returns the number of entries changed (published at once or in the next batch)."""
         with self.db.write() as session:
-            return set_enabled(session, find_seller(session, name_or_id), enabled, self.now(), self.ageing)
+            seller = find_seller(session, name, seller_id=seller_id)
+            return set_enabled(session, seller, enabled, self.now(), self.ageing)
 
-    def set_standing(self, name_or_id: str, standing: float) -> int:
+    def set_standing(self, name: str | None, standing: float, *, seller_id: int | None = None) -> int:
         with self.db.write() as session:
-            return set_standing(session, find_seller(session, name_or_id), standing, self.now(), self.ageing)
+            seller = find_seller(session, name, seller_id=seller_id)
+            return set_standing(session, seller, standing, self.now(), self.ageing)
 
-    def rotate_token(self, name_or_id: str) -> str:
+    def rotate_token(self, name: str | None, *, seller_id: int | None = None) -> str:
         with self.db.write() as session:
-            return rotate_token(session, find_seller(session, name_or_id), self.now())
+            return rotate_token(session, find_seller(session, name, seller_id=seller_id), self.now())
+
+    def publish(self) -> int:
+        """Publish every pending entry now; returns the feed changes made."""
+        with self.db.write() as session:
+            return publish_all(session, self.now(), self.settings.publish_min_reporters)
 
     def set_delisted(self, member_id: str, delisted: bool) -> int:
         with self.db.write() as session:
@@ -123,6 +133,8 @@ class HubAdmin:
                     Report.withdrawn_at.is_(None), Report.last_confirmed_at > now - self.ageing.ttl
                 ),
                 "entries_live": count(Entry.live.is_(True)),
+                "entries_counted": count(Entry.counted.is_(True)),
+                "entries_pending": count(Entry.pending.is_(True)),
                 "entries_delisted": count(Entry.delisted.is_(True)),
                 "changes": count(Change.seq.is_not(None)),
                 "feed_last_seq": state.last_seq,

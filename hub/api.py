@@ -7,28 +7,38 @@ for a disabled seller, then the per-seller rate limit (429). Responses never nam
 
 from __future__ import annotations
 
+import hmac
 import logging
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import StringConstraints
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.app import HubContext
 from hub.feed import feed_state
+from hub.lookup import lookup_entries
 from hub.models import Entry, Report, Seller
 from hub.ratelimit import retry_after_header
+from hub.records import RecordFull, apply_changes, read_record
 from hub.reports import Outcome, quota_limit, seller_report_counts, store_reports, used_today, withdraw_report
 from hub.schemas import (
     MEMBER_ID_PATTERN,
+    AllowItem,
+    AutoItem,
     EntryOut,
     ErrorOut,
     Health,
+    LookupResult,
     Me,
     Quota,
+    RecordApplied,
+    RecordChanges,
+    RecordOut,
     ReportBatch,
     ReportIn,
     ReportSnapshot,
@@ -119,8 +129,21 @@ def _last_per_member(reports: list[ReportIn]) -> list[ReportIn]:
     return list(latest.values()) if len(latest) < len(reports) else reports
 
 
+def charge_writes(ctx: HubContext, caller: Caller, items: int) -> None:
+    """Take `items` from the seller's write budget (`write_items_per_minute`), or HTTPException 429."""
+    wait = ctx.write_limiter.acquire(caller.id, cost=max(1, items))
+    if wait > 0:
+        ctx.metrics.count("write_budget_refused")
+        raise HTTPException(
+            429,
+            "write budget exceeded: too many items written",
+            headers={"Retry-After": retry_after_header(wait)},
+        )
+
+
 def _store(ctx: HubContext, caller: Caller, reports: list[ReportIn], *, snapshot: bool) -> Outcome:
     reports = _last_per_member(reports)
+    charge_writes(ctx, caller, len(reports))
     with ctx.db.write() as session:
         seller = session.get_one(Seller, caller.id)
         outcome = store_reports(session, seller, reports, ctx.now(), ctx.limits, snapshot=snapshot)
@@ -157,6 +180,8 @@ def put_reports(body: ReportSnapshot, ctx: Ctx, caller: CurrentSeller) -> Snapsh
 
 
 MemberIdPath = Annotated[str, Path(pattern=MEMBER_ID_PATTERN)]
+MemberIdQuery = Annotated[str, StringConstraints(pattern=MEMBER_ID_PATTERN)]
+MAX_LOOKUP = 50
 
 
 @router.delete(
@@ -167,6 +192,7 @@ MemberIdPath = Annotated[str, Path(pattern=MEMBER_ID_PATTERN)]
 )
 def delete_report(member_id: MemberIdPath, ctx: Ctx, caller: CurrentSeller) -> Withdrawn:
     """Withdraw the caller's own report about a buyer."""
+    charge_writes(ctx, caller, 1)
     with ctx.db.write() as session:
         seller = session.get_one(Seller, caller.id)
         done = withdraw_report(session, seller, member_id, ctx.now(), ctx.ageing)
@@ -190,6 +216,68 @@ def get_entry(member_id: MemberIdPath, ctx: Ctx, caller: CurrentSeller) -> Respo
     if payload is None:
         raise HTTPException(404, "no entry for this member id")
     return Response(payload.encode(), media_type="application/json")
+
+
+@router.get(
+    "/v1/lookup",
+    response_model=LookupResult,
+    responses=AUTH_RESPONSES,
+    tags=["feed"],
+)
+def lookup(
+    ctx: Ctx,
+    caller: CurrentSeller,
+    member_id: Annotated[list[MemberIdQuery], Query(min_length=1, max_length=MAX_LOOKUP)],
+) -> LookupResult:
+    """Check buyers before shipping: the entry of each one with at least one counting report, published
+    in the feed or not, and whether the caller's own report is among them. Limited per seller (one token
+    per member id, `lookup_per_minute`)."""
+    ids = sorted(set(member_id))
+    wait = ctx.lookup_limiter.acquire(caller.id, cost=len(ids))
+    if wait > 0:
+        ctx.metrics.count("lookup_refused")
+        raise HTTPException(429, "lookup limit exceeded", headers={"Retry-After": retry_after_header(wait)})
+    ctx.maybe_sweep()
+    with ctx.db.read() as session:
+        return LookupResult(entries=lookup_entries(session, caller.id, ids, ctx.now(), ctx.ageing))
+
+
+@router.get("/v1/me/record", response_model=RecordOut, responses=AUTH_RESPONSES, tags=["sellers"])
+def get_record(ctx: Ctx, caller: CurrentSeller) -> RecordOut:
+    """The caller's private record: buyers its agent added automatically, and its allowlist."""
+    with ctx.db.read() as session:
+        record = read_record(session, caller.id)
+    return RecordOut(
+        auto=[AutoItem(member_id=r.member_id, name=r.name) for r in record["auto"]],
+        allow=[AllowItem(member_id=r.member_id) for r in record["allow"]],
+    )
+
+
+@router.post(
+    "/v1/me/record",
+    response_model=RecordApplied,
+    responses={
+        **WRITE_RESPONSES,
+        422: {"model": ErrorOut, "description": "Invalid change, or the list is full."},
+    },
+    tags=["sellers"],
+)
+def post_record(body: RecordChanges, ctx: Ctx, caller: CurrentSeller) -> RecordApplied:
+    """Add to or remove from the caller's private record (1..500 changes, in order). Idempotent."""
+    charge_writes(ctx, caller, len(body.changes))
+    try:
+        with ctx.db.write() as session:
+            applied = apply_changes(
+                session,
+                caller.id,
+                body.changes,
+                ctx.now(),
+                ctx.ageing,
+                max_items=ctx.settings.record_max_items,
+            )
+    except RecordFull as exc:
+        raise HTTPException(422, str(exc)) from None
+    return RecordApplied(applied=applied)
 
 
 @router.get("/v1/me", response_model=Me, responses=AUTH_RESPONSES, tags=["sellers"])
@@ -233,9 +321,20 @@ def healthz(ctx: Ctx) -> Any:
     return Health(status="ok", database="ok")
 
 
-@router.get("/metrics", response_class=PlainTextResponse, tags=["operations"])
-def metrics(ctx: Ctx) -> PlainTextResponse:
-    """Prometheus text format (no authentication): request counters and hub-wide gauges."""
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={401: {"model": ErrorOut, "description": "The hub wants its metrics token."}},
+    tags=["operations"],
+)
+def metrics(ctx: Ctx, credentials: Credentials) -> PlainTextResponse:
+    """Prometheus text format: request counters and hub-wide gauges. Wants `Authorization: Bearer <token>`
+    when the operator set `BLACKLIST_HUB_METRICS_TOKEN`."""
+    expected = ctx.settings.metrics_token
+    if expected is not None:
+        sent = credentials.credentials if credentials is not None else ""
+        if not hmac.compare_digest(sent.encode(), expected.get_secret_value().encode()):
+            raise HTTPException(401, "the metrics token is required", headers=_UNAUTHORIZED)
     gauges: dict[str, tuple[str, float]] = {}
     try:
         now = ctx.now()
@@ -251,7 +350,7 @@ def metrics(ctx: Ctx) -> PlainTextResponse:
             ).scalar_one()
         gauges = {
             "database_up": ("1 when the database answered this scrape.", 1),
-            "entries_live": ("Buyers with at least one counting report.", live_entries),
+            "entries_live": ("Buyers in the feed (enough counting reporters).", live_entries),
             "reports_live": ("Reports not withdrawn and confirmed within the TTL.", live_reports),
             "sellers_enabled": ("Enabled sellers.", sellers.get(True, 0)),
             "sellers_disabled": ("Disabled sellers.", sellers.get(False, 0)),

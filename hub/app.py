@@ -45,6 +45,7 @@ from hub.metrics import Metrics
 from hub.middleware import HubMiddleware
 from hub.models import utcnow
 from hub.notify import FeedNotifier
+from hub.publish import Publication, has_pending, immediate_publisher, publish
 from hub.ratelimit import RateLimiter
 from hub.reports import Limits, QuotaExceeded
 from hub.scoring import Ageing
@@ -71,6 +72,14 @@ class HubContext:
         )
         self.limits = Limits(self.ageing, settings.daily_new_reports, settings.first_snapshot_allowance)
         self.rate_limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+        self.write_limiter = RateLimiter(settings.write_items_per_minute, settings.write_items_burst)
+        self.lookup_limiter = RateLimiter(settings.lookup_per_minute, settings.lookup_burst)
+        self.address_limiter = RateLimiter(
+            settings.unauthenticated_per_minute, settings.unauthenticated_burst
+        )
+        self.publication = Publication(settings.publish_min_reporters, settings.publish_interval_seconds)
+        if self.publication.immediate:
+            db.publisher = immediate_publisher(self.now, settings.publish_min_reporters)
         self.metrics = Metrics()
         self.notifier = FeedNotifier(db, listen_url=settings.listen_database_url)
         self.tokens = TokenCache(db, self.notifier)
@@ -112,6 +121,34 @@ class HubContext:
         finally:
             self._sweep_lock.release()
 
+    def publish_pending(self) -> int:
+        """Publish what is pending, in batches (blocking: the publication task runs it in a thread)."""
+        with self.db.read() as session:
+            if not has_pending(session):
+                return 0
+        total, more = 0, True
+        while more:
+            with self.db.write() as session:
+                changes, more = publish(session, self.now(), self.publication.min_reporters)
+            total += changes
+        self.metrics.count("published_changes", total)
+        return total
+
+    async def run_publication(self) -> None:
+        """Publish every `publish_interval_seconds` until cancelled (the app's lifespan runs this)."""
+        interval = self.publication.interval_seconds
+        failing = False
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await anyio.to_thread.run_sync(self.publish_pending)
+            except Exception as exc:
+                if not failing:
+                    logger.warning("publication failed (%s); retrying", type(exc).__name__)
+                failing = True
+            else:
+                failing = False
+
 
 class HubApp(FastAPI):
     """FastAPI, with the feed's lean path (`hub.feed_fast`) answered before its middleware stack.
@@ -148,13 +185,16 @@ def create_app(settings: HubSettings | None = None, *, clock: Clock | None = Non
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
-        watcher = asyncio.create_task(ctx.notifier.watch(), name="hub-change-watcher")
+        tasks = [asyncio.create_task(ctx.notifier.watch(), name="hub-change-watcher")]
+        if not ctx.publication.immediate:
+            tasks.append(asyncio.create_task(ctx.run_publication(), name="hub-publication"))
         try:
             yield
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             ctx.notifier.close()
             db.dispose()
 
@@ -170,7 +210,7 @@ def create_app(settings: HubSettings | None = None, *, clock: Clock | None = Non
     add_docs(app)
     app.include_router(router)
     app.include_router(feed_router)
-    app.add_middleware(HubMiddleware, max_body_bytes=settings.max_body_bytes, metrics=ctx.metrics)
+    app.add_middleware(HubMiddleware, max_body_bytes=settings.max_body_bytes, context=ctx)
     from hub.feed_fast import FeedFastPath  # it builds on the routes' modules, which import this one
 
     app.front = FeedFastPath(ctx)

@@ -93,6 +93,14 @@ def serve(
     import uvicorn
 
     settings = _settings(database_url, host=host, port=port, workers=workers)
+    if settings.workers > 1 and settings.database_url.startswith("sqlite"):
+        raise _fail(
+            f"--workers {settings.workers} needs PostgreSQL: a SQLite hub runs one process (its feed's"
+            " waiting clients are woken in-process, and SQLite serialises writers anyway); use --workers 1"
+            " or set"
+            f" {ENV_PREFIX}DATABASE_URL to a postgresql+psycopg:// URL",
+            code=2,
+        )
     db = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     try:
         db.require_current_schema()
@@ -171,7 +179,16 @@ def seller_list(database_url: DatabaseUrl = None, as_json: Json = False) -> None
     out.print(table)
 
 
-SellerRef = Annotated[str, typer.Argument(help="The seller's name or numeric id.")]
+SellerRef = Annotated[
+    str | None, typer.Argument(help="The seller's name (use --id for its numeric id).", show_default=False)
+]
+SellerId = Annotated[int | None, typer.Option("--id", help="The seller's numeric id instead of its name.")]
+
+
+def _seller_label(name: str | None, seller_id: int | None) -> str:
+    if (name is None) == (seller_id is None):
+        raise _fail("name the seller, or give its --id (not both)", code=2)
+    return f"id {seller_id}" if seller_id is not None else repr(name)
 
 
 def _seller_action(database_url: str | None, name_or_id: str, action: str, run: Any) -> Any:
@@ -185,40 +202,76 @@ def _seller_action(database_url: str | None, name_or_id: str, action: str, run: 
 
 
 @seller_app.command("disable")
-def seller_disable(name_or_id: SellerRef, database_url: DatabaseUrl = None) -> None:
+def seller_disable(
+    name: SellerRef = None, seller_id: SellerId = None, database_url: DatabaseUrl = None
+) -> None:
     """Disable a seller: its requests get 403 and its reports stop counting at once."""
-    changes = _seller_action(database_url, name_or_id, "disable", lambda a: a.set_enabled(name_or_id, False))
-    out.print(f"seller {name_or_id} disabled; {changes} entries changed in the feed")
+    label = _seller_label(name, seller_id)
+    changes = _seller_action(
+        database_url, label, "disable", lambda a: a.set_enabled(name, False, seller_id=seller_id)
+    )
+    out.print(f"seller {label} disabled; {changes} entries changed")
 
 
 @seller_app.command("enable")
-def seller_enable(name_or_id: SellerRef, database_url: DatabaseUrl = None) -> None:
+def seller_enable(
+    name: SellerRef = None, seller_id: SellerId = None, database_url: DatabaseUrl = None
+) -> None:
     """Enable a seller again: its reports count again."""
-    changes = _seller_action(database_url, name_or_id, "enable", lambda a: a.set_enabled(name_or_id, True))
-    out.print(f"seller {name_or_id} enabled; {changes} entries changed in the feed")
+    label = _seller_label(name, seller_id)
+    changes = _seller_action(
+        database_url, label, "enable", lambda a: a.set_enabled(name, True, seller_id=seller_id)
+    )
+    out.print(f"seller {label} enabled; {changes} entries changed")
 
 
 @seller_app.command("rotate-token")
-def seller_rotate_token(name_or_id: SellerRef, database_url: DatabaseUrl = None) -> None:
+def seller_rotate_token(
+    name: SellerRef = None, seller_id: SellerId = None, database_url: DatabaseUrl = None
+) -> None:
     """Replace a seller's token (the old one stops working) and print the new one once."""
+    label = _seller_label(name, seller_id)
     token = _seller_action(
-        database_url, name_or_id, "rotate the token of", lambda a: a.rotate_token(name_or_id)
+        database_url, label, "rotate the token of", lambda a: a.rotate_token(name, seller_id=seller_id)
     )
-    err.print(f"new token for seller {name_or_id} (shown once, store it now):")
+    err.print(f"new token for seller {label} (shown once, store it now):")
     print(token)
 
 
 @seller_app.command("standing")
 def seller_standing(
-    name_or_id: SellerRef,
-    value: Annotated[float, typer.Argument(help="0..1: how much this seller's reports weigh in scores.")],
+    first: Annotated[str, typer.Argument(metavar="[NAME] VALUE", help="The seller's name, then the value.")],
+    second: Annotated[str | None, typer.Argument(metavar="", show_default=False)] = None,
+    seller_id: SellerId = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Set a seller's standing (default 1); scores of the buyers it reported are recomputed."""
+    """Set a seller's standing, 0..1 (default 1; 0: its reports count for nothing); entries are recomputed.
+
+    `standing NAME VALUE`, or `standing --id ID VALUE`.
+    """
+    name, raw = (None, first) if seller_id is not None and second is None else (first, second)
+    try:
+        value = float(raw) if raw is not None else None
+    except ValueError:
+        value = None
+    if value is None:
+        raise _fail(f"not a standing between 0 and 1: {raw!r}", code=2)
+    label = _seller_label(name, seller_id)
     changes = _seller_action(
-        database_url, name_or_id, "set the standing of", lambda a: a.set_standing(name_or_id, value)
+        database_url,
+        label,
+        "set the standing of",
+        lambda a: a.set_standing(name, value, seller_id=seller_id),
     )
-    out.print(f"seller {name_or_id} standing {value:g}; {changes} entries changed in the feed")
+    out.print(f"seller {label} standing {value:g}; {changes} entries changed")
+
+
+@app.command()
+def publish(database_url: DatabaseUrl = None) -> None:
+    """Publish pending entry changes to the feed now (the server does it every publish_interval_seconds)."""
+    with _admin(database_url) as admin:
+        changes = admin.publish()
+    out.print(f"published: {changes} feed change{'s' if changes != 1 else ''}")
 
 
 MemberId = Annotated[str, typer.Argument(help="The buyer's member id.")]

@@ -152,6 +152,8 @@ Subscriber = Callable[[HubCounters], None]
 _subscribers: dict[str, list[Callable[[], Subscriber | None]]] = {}
 _subscribers_lock = threading.Lock()
 _SELLERS_CHANGED = "hub_sellers_changed"
+# Set in `session.info` by `hub.entries.refresh_entries` when the transaction left entries to publish.
+PENDING_PUBLICATION = "hub_entries_pending"
 
 
 class _WriteSession(Session):
@@ -179,6 +181,9 @@ class Database:
         self.url = url
         self.engine = create_hub_engine(url, busy_timeout_ms=busy_timeout_ms, pool_size=pool_size)
         self._write_engine = self.engine.execution_options(hub_write=True)
+        # Called at the end of a write transaction that left entries pending publication, inside it: set
+        # when the hub publishes at once (`publish_interval_seconds` 0, see `hub.publish`).
+        self.publisher: Callable[[Session], None] | None = None
 
     @property
     def dialect(self) -> str:
@@ -200,6 +205,8 @@ class Database:
                 held = lock_for_write(session)
                 before = HubCounters(held.last_seq, held.horizon_seq, held.sellers_version)
                 yield session
+                if self.publisher is not None and session.info.pop(PENDING_PUBLICATION, False):
+                    self.publisher(session)
                 after = self._counters_at_commit(session, before)
             if after is not None:
                 announce(self.url, after)

@@ -96,6 +96,7 @@ def render_entry(
     reasons: dict[str, int],
     first_reported_at: datetime,
     last_reported_at: datetime,
+    weight: float,
 ) -> str:
     """The entry as the API shows it (docs/hub-api.md), as compact JSON; stored in `entries.payload`.
 
@@ -106,7 +107,8 @@ def render_entry(
     return (
         f'{{"member_id":"{member_id}","name":{json.dumps(name, ensure_ascii=False)},'
         f'"reporters":{reporters},"score":{score},"reasons":{{{counts}}},'
-        f'"first_reported_at":"{iso(first_reported_at)}","last_reported_at":"{iso(last_reported_at)}"}}'
+        f'"first_reported_at":"{iso(first_reported_at)}","last_reported_at":"{iso(last_reported_at)}",'
+        f'"weight":{json.dumps(float(weight))}}}'
     )
 
 

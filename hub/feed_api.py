@@ -31,6 +31,8 @@ from hub.app import HubContext
 from hub.db import HubCounters
 from hub.feed import FULL_PULL_BASE, CursorGone, FeedState, feed_state, read_page
 from hub.feed_pages import ServedPage, page_key
+from hub.middleware import client_address
+from hub.ratelimit import retry_after_header
 from hub.schemas import ErrorOut, FeedPage
 from hub.sellers import Identity
 
@@ -72,6 +74,30 @@ async def _identity(ctx: HubContext, token: str) -> Identity | None:
     return await anyio.to_thread.run_sync(ctx.tokens.lookup, token)
 
 
+async def _known(ctx: HubContext, token: str | None, address: str) -> Identity | None:
+    """The token's identity; None (no token, unknown) is charged to the address, 429 beyond its limit.
+
+    The same gate as `hub.middleware` for the other routes: no lookup while the address is over its limit.
+    """
+    if token is not None:
+        cached = ctx.tokens.cached(token)
+        if cached is not None:
+            return cached
+    wait = ctx.address_limiter.exhausted(address)
+    if wait <= 0 and token is not None:
+        found = await anyio.to_thread.run_sync(ctx.tokens.lookup, token)
+        if found is not None:
+            return found
+    if wait <= 0:
+        wait = ctx.address_limiter.acquire(address)
+    if wait > 0:
+        ctx.metrics.count("unauthenticated_refused")
+        raise HTTPException(
+            429, "too many requests without a valid token", headers={"Retry-After": retry_after_header(wait)}
+        )
+    return None
+
+
 def _position(cursor: int) -> int:
     """The sequence number a cursor stands for (a full pull's continuation carries an offset)."""
     return cursor - FULL_PULL_BASE if cursor >= FULL_PULL_BASE else cursor
@@ -85,14 +111,16 @@ async def answer_feed(
     wait: int,
     if_none_match: str | None,
     receive: Receive | None,
+    address: str = "unknown",
 ) -> Response:
     """The answer to `GET /v1/feed` with these (validated) parameters; see the module docstring."""
     limit = min(limit, ctx.settings.feed_page_max)
     if ctx.sweep_due():
         await anyio.to_thread.run_sync(ctx.maybe_sweep)
     try:
+        identity = await _known(ctx, token, address)
         token = token or bearer_token(None)  # no token: the 401 every route gives
-        admit(ctx, await _identity(ctx, token))
+        admit(ctx, identity)
     except HTTPException as exc:
         return _error(exc)
     counters = ctx.notifier.counters
@@ -214,4 +242,5 @@ async def get_feed(
     """Entry changes after `cursor`, oldest first, with tombstones (`deleted: true`); can wait for news."""
     token = credentials.credentials if credentials is not None else None
     if_none_match = request.headers.get("if-none-match")
-    return await answer_feed(ctx, token, cursor, limit, wait, if_none_match, request.receive)
+    address = client_address(request.scope)
+    return await answer_feed(ctx, token, cursor, limit, wait, if_none_match, request.receive, address)

@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 from hub.api import MAX_CURSOR
 from hub.app import DATABASE_ERRORS, HubContext, database_unavailable
 from hub.feed_api import DEFAULT_LIMIT, MAX_LIMIT, MAX_WAIT_SECONDS, answer_feed
+from hub.middleware import client_address
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ class FeedFastPath:
                 query[b"wait"],
                 if_none_match,
                 receive,
+                client_address(scope),
             )
         except DATABASE_ERRORS as exc:
             response = database_unavailable(exc)

@@ -81,7 +81,13 @@ def compact(session: Session, now: datetime, retention: timedelta) -> Compaction
     superseded = session.execute(
         delete(Change).where(Change.seq < current_seq).execution_options(synchronize_session=False)
     )
-    old_dead = (Entry.live.is_(False), Entry.delisted.is_(False), Entry.updated_at < now - retention)
+    old_dead = (
+        Entry.live.is_(False),
+        Entry.counted.is_(False),  # below the publication threshold but looked up: kept
+        Entry.pending.is_(False),
+        Entry.delisted.is_(False),
+        Entry.updated_at < now - retention,
+    )
     top = session.execute(select(func.max(Entry.seq)).where(*old_dead)).scalar()
     purged = 0
     state = session.execute(select(HubState).where(HubState.id == 1)).scalar_one()

@@ -3,22 +3,28 @@
 - `sellers`: stores allowed to report; only a SHA-256 hash of each token is kept.
 - `reports`: one row per (seller, member id); withdrawing keeps the row with `withdrawn_at` set, so a
   re-report is recognised (and counted against the quota again).
-- `entries`: the per-buyer aggregate the feed serves; `seq` is the sequence number of its latest change.
+- `entries`: the per-buyer aggregate. Its aggregate columns (`name` ... `weight`, `counted`) are current;
+  `live`, `payload` and `seq` are the entry as last published in the feed; `pending` marks an entry whose
+  aggregate changed since (see `hub.publish`).
 - `changes`: the append-only change log (one row per entry change); see `hub.entries` for how sequence
   numbers are allocated and `hub.feed` for how it is served.
+- `seller_records`: per seller and private to it: what its agent added automatically (`auto`) and its
+  allowlist (`allow`), so a reinstalled agent neither amplifies nor forgets.
+- `seller_usage`: per seller and UTC day, how much of the daily budget of new reports it used.
 - `hub_state`: a single row holding the last allocated sequence number, the compaction horizon and the
   sellers' version; its row lock serialises every write transaction (see `hub.db.lock_for_write`).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -27,6 +33,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -96,16 +103,26 @@ class Report(Base):
 
 class Entry(Base):
     __tablename__ = "entries"
-    __table_args__ = (Index("ix_entries_next_review_at", "next_review_at"),)
+    __table_args__ = (
+        Index("ix_entries_next_review_at", "next_review_at"),
+        Index("ix_entries_pending", "pending"),
+    )
 
     member_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(128), default="")
     reporters: Mapped[int] = mapped_column(Integer, default=0)
     score: Mapped[int] = mapped_column(Integer, default=0)
+    # Sum of the standings of the counting reporters (standing 1 each: equal to `reporters`).
+    weight: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     reasons: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     first_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # At least one counting report and not delisted: what `GET /v1/lookup` answers about.
+    counted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # In the feed as last published (enough counting reporters at that publication).
     live: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The aggregate changed since the last publication.
+    pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     delisted: Mapped[bool] = mapped_column(Boolean, default=False)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     # The earliest time at which report ageing alone changes this entry (a report turns stale or
@@ -115,6 +132,27 @@ class Entry(Base):
     # The entry as the API shows it, rendered to JSON when it changes: the feed is read far more often
     # than written, so pages are assembled from these fragments instead of re-encoding every field.
     payload: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+RECORD_LISTS = ("auto", "allow")
+
+
+class SellerRecord(Base):
+    __tablename__ = "seller_records"
+
+    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id", ondelete="CASCADE"), primary_key=True)
+    list: Mapped[str] = mapped_column(String(8), primary_key=True)  # auto | allow
+    member_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SellerUsage(Base):
+    __tablename__ = "seller_usage"
+
+    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    new_reports: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Change(Base):

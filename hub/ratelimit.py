@@ -1,8 +1,9 @@
-"""Per-seller request rate limit: a token bucket per seller, in this process's memory.
+"""Request rate limits: token buckets (per seller, per client address), in this process's memory.
 
 Each hub process keeps its own buckets, so with N workers a seller may reach N times the rate; the
-operator divides `rate_limit_per_minute` accordingly (the README says so). Keeping it in memory costs no
-database round-trip on the hot feed path.
+operator divides the rates accordingly (the README says so). Keeping them in memory costs no database
+round-trip on the hot feed path. A request may cost more than one token (`cost`): the write budget charges
+one per item written, the lookup limit one per member id asked about.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+
+MAX_KEYS = 50_000  # beyond this, buckets that refilled completely are forgotten (they hold no state)
 
 
 @dataclass
@@ -27,22 +30,44 @@ class RateLimiter:
         self.rate = per_minute / 60.0
         self.burst = float(burst)
         self._monotonic = monotonic
-        self._buckets: dict[int, _Bucket] = {}
+        self._buckets: dict[Hashable, _Bucket] = {}
         self._lock = threading.Lock()
 
-    def acquire(self, key: int) -> float:
-        """Take one request's token; returns 0 when allowed, else the seconds to wait before retrying."""
+    def _bucket(self, key: Hashable, now: float) -> _Bucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= MAX_KEYS:
+                self._forget_full(now)
+            bucket = self._buckets[key] = _Bucket(self.burst, now)
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
+        bucket.updated = now
+        return bucket
+
+    def _forget_full(self, now: float) -> None:
+        for key, bucket in list(self._buckets.items()):
+            if bucket.tokens + (now - bucket.updated) * self.rate >= self.burst:
+                del self._buckets[key]
+
+    def acquire(self, key: Hashable, cost: float = 1.0) -> float:
+        """Take `cost` tokens; returns 0 when allowed, else the seconds to wait before retrying.
+
+        A cost above the burst can never be paid at once: it is capped at the burst.
+        """
+        cost = min(cost, self.burst)
         now = self._monotonic()
         with self._lock:
-            bucket = self._buckets.get(key)
-            if bucket is None:
-                bucket = self._buckets[key] = _Bucket(self.burst, now)
-            bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
-            bucket.updated = now
-            if bucket.tokens >= 1.0:
-                bucket.tokens -= 1.0
+            bucket = self._bucket(key, now)
+            if bucket.tokens >= cost:
+                bucket.tokens -= cost
                 return 0.0
-            return (1.0 - bucket.tokens) / self.rate
+            return (cost - bucket.tokens) / self.rate
+
+    def exhausted(self, key: Hashable) -> float:
+        """The seconds until one token is available (0: not exhausted), without taking any."""
+        now = self._monotonic()
+        with self._lock:
+            bucket = self._bucket(key, now)
+            return 0.0 if bucket.tokens >= 1.0 else (1.0 - bucket.tokens) / self.rate
 
 
 def retry_after_header(wait: float) -> str:

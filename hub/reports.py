@@ -1,8 +1,14 @@
-"""A seller's reports: batch upsert, full snapshot, withdrawal, and the daily quota of new reports.
+"""A seller's reports: batch upsert, full snapshot, withdrawal, and the daily budget of new reports.
 
 Each call runs inside one write transaction (`Database.write`): the reports change with one bulk
-`INSERT ... ON CONFLICT DO UPDATE`, then the touched entries are recomputed (`hub.entries`), so a failure
-anywhere leaves the previous state whole.
+`INSERT ... ON CONFLICT DO UPDATE`, then the entries whose reports changed are recomputed (`hub.entries`),
+so a failure anywhere leaves the previous state whole.
+
+The daily budget (`daily_new_reports`, kept per seller and UTC day in `seller_usage`) pays for every report
+that changes what others see: a new report, a report re-filed after its withdrawal, and a change of reason
+or name. Withdrawing is free, but filing again costs again, so churning (withdraw / re-file, flipping
+reasons) is bounded by the budget like reporting. A confirmation (the same report sent again) is free and
+rewrites the report at most once an hour (`CONFIRM_EVERY`), so re-sent snapshots cost reads, not writes.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from hub.entries import chunks, refresh_entries
-from hub.models import Report, Seller
+from hub.models import Report, Seller, SellerUsage
 from hub.schemas import ReportIn
 from hub.scoring import Ageing
 from hub.sql import upsert
@@ -50,9 +56,23 @@ def day_start(now: datetime) -> datetime:
     return datetime.combine(now.date(), time(0), tzinfo=now.tzinfo)
 
 
+CONFIRM_EVERY = timedelta(hours=1)
+
+
 def used_today(session: Session, seller_id: int, now: datetime) -> int:
-    stmt = select(func.count()).where(Report.seller_id == seller_id, Report.filed_at >= day_start(now))
-    return int(session.execute(stmt).scalar_one())
+    stmt = select(SellerUsage.new_reports).where(
+        SellerUsage.seller_id == seller_id, SellerUsage.day == now.date()
+    )
+    return int(session.execute(stmt).scalar_one_or_none() or 0)
+
+
+def _charge(session: Session, seller_id: int, now: datetime, amount: int) -> None:
+    row = session.get(SellerUsage, (seller_id, now.date()))
+    if row is None:
+        session.add(SellerUsage(seller_id=seller_id, day=now.date(), new_reports=amount))
+    else:
+        row.new_reports += amount
+    session.flush()
 
 
 def seconds_to_midnight(now: datetime) -> int:
@@ -73,6 +93,7 @@ def _existing(session: Session, seller_id: int, member_ids: Sequence[str] | None
         Report.reason,
         Report.note,
         Report.reported_at,
+        Report.last_confirmed_at,
         Report.filed_at,
         Report.withdrawn_at,
     ).where(Report.seller_id == seller_id)
@@ -95,18 +116,22 @@ def store_reports(
 ) -> Outcome:
     """Upsert the seller's reports (all of them when `snapshot`, withdrawing the rest); confirms each one.
 
-    Raises QuotaExceeded, before changing anything, when the new reports do not fit today's quota.
+    Raises QuotaExceeded, before changing anything, when the new, re-filed and re-reasoned (or renamed)
+    reports do not fit today's budget.
     """
     ids = [r.member_id for r in reports]
     existing = _existing(session, seller.id, None if snapshot else ids)
     outcome = Outcome()
     rows: list[dict[str, Any]] = []
-    confirmed: list[str] = []  # unchanged reports: only their confirmation time moves
+    confirmed: list[str] = []  # unchanged reports whose confirmation time is due to move
+    touched: set[str] = set()  # reports that changed: their entries are recomputed
+    cost = 0
     for report in reports:
         old = existing.get(report.member_id)
         reported_at = min(report.reported_at or now, now)
         if old is None or old.withdrawn_at is not None:
             outcome.created += 1
+            cost += 1
             filed_at = now
         else:
             filed_at = old.filed_at
@@ -120,9 +145,13 @@ def store_reports(
             )
             if same:
                 outcome.unchanged += 1
-                confirmed.append(report.member_id)
+                if old.last_confirmed_at <= now - CONFIRM_EVERY:
+                    confirmed.append(report.member_id)
                 continue
             outcome.updated += 1
+            if (old.name, old.reason) != (report.name, report.reason):
+                cost += 1
+        touched.add(report.member_id)
         rows.append(
             {
                 "seller_id": seller.id,
@@ -136,7 +165,9 @@ def store_reports(
                 "withdrawn_at": None,
             }
         )
-    _check_quota(session, seller, outcome.created, now, quota_limit(seller, limits, snapshot=snapshot))
+    _check_quota(session, seller, cost, now, quota_limit(seller, limits, snapshot=snapshot))
+    if cost:
+        _charge(session, seller.id, now, cost)
     if rows:
         stmt = upsert(
             session,
@@ -152,7 +183,7 @@ def store_reports(
             .values(last_confirmed_at=now)
             .execution_options(synchronize_session=False)
         )
-    touched = set(ids)
+    touched |= set(confirmed)  # a stale report confirmed again weighs more
     if snapshot:
         kept = set(ids)
         gone = [m for m, r in existing.items() if r.withdrawn_at is None and m not in kept]
@@ -170,7 +201,8 @@ def _check_quota(session: Session, seller: Seller, new: int, now: datetime, limi
     used = used_today(session, seller.id, now)
     if used + new > limit:
         raise QuotaExceeded(
-            f"daily quota of new reports exceeded: {new} new, {used} already used today, limit {limit}",
+            f"daily quota of new reports exceeded: {new} new, re-filed or changed, {used} already used today,"
+            f" limit {limit}",
             retry_after=seconds_to_midnight(now),
         )
 

@@ -1,10 +1,13 @@
 """The API's request and response bodies (the contract in docs/hub-api.md) and input validation.
 
-Validation is strict because reports come from many parties: member ids match `^[0-9A-Za-z_-]{1,32}$`,
-names are NFC-normalised then 1-128 characters with no control characters (nor lone surrogates, which no
-database can store), notes likewise (≤ 500, newlines and tabs allowed), reasons come from a fixed set,
-dates are ISO 8601 strings. The OpenAPI schema states the same rules (patterns), so property-based tests
-generate exactly what the hub accepts.
+Validation is strict because reports come from many parties: member ids match `^[0-9A-Za-z_-]{1,32}$`;
+names are 1-128 characters, kept exactly as spelled (the marketplace's spelling: never NFC-rewritten;
+comparisons normalise, see `hub.scoring.name_key`) and refused when they hold a character that can make two
+names look alike or hide text: control (Cc), format (Cf: bidi controls, zero-width characters), private-use
+(Co), unassigned (Cn) code points, lone surrogates (Cs) or noncharacters, or when they are only whitespace;
+notes are NFC-normalised, ≤ 500 characters with no control characters but newlines and tabs; reasons come
+from a fixed set, dates are ISO 8601 strings. The OpenAPI schema states the same rules (patterns, in
+part), so property-based tests generate mostly what the hub accepts.
 """
 
 from __future__ import annotations
@@ -37,8 +40,33 @@ def _clean_text(value: object, *, allowed: frozenset[str] = frozenset()) -> obje
     return unicodedata.normalize("NFC", value)
 
 
+_NAME_REFUSED = {
+    "Cc": "a control character",
+    "Cf": "a format character (bidi control, zero-width or other invisible character)",
+    "Co": "a private-use character",
+    "Cn": "an unassigned code point",
+    "Cs": "a lone surrogate",
+}
+
+
+def is_noncharacter(char: str) -> bool:
+    code = ord(char)
+    return 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE
+
+
 def _clean_name(value: object) -> object:
-    return _clean_text(value)
+    """Refuse names that could impersonate or veto another spelling; keep the rest exactly as sent."""
+    if not isinstance(value, str):
+        return value
+    for char in value:
+        category = unicodedata.category(char)
+        if category in _NAME_REFUSED:
+            raise ValueError(f"contains {_NAME_REFUSED[category]} (U+{ord(char):04X})")
+        if is_noncharacter(char):
+            raise ValueError(f"contains a noncharacter (U+{ord(char):04X})")
+    if value and value.isspace():
+        raise ValueError("is only whitespace")
+    return value
 
 
 def _clean_note(value: object) -> object:
@@ -64,7 +92,7 @@ def _as_utc(value: datetime | None) -> datetime | None:
 
 MemberId = Annotated[str, StringConstraints(pattern=MEMBER_ID_PATTERN)]
 # The validators do the checking (NFC first); these patterns tell API clients and schema-driven tests.
-NAME_SCHEMA_PATTERN = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
+NAME_SCHEMA_PATTERN = "^[^\\x00-\\x1f\\x7f-\\x9f\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff]*$"
 NOTE_SCHEMA_PATTERN = "^[^\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f]*$"
 Name = Annotated[
     str,
@@ -128,8 +156,55 @@ class EntryOut(BaseModel):
     reporters: int
     score: int = Field(ge=0, le=100)
     reasons: dict[str, int]
-    first_reported_at: datetime
-    last_reported_at: datetime
+    first_reported_at: datetime = Field(description="Midnight UTC of the day of the earliest report.")
+    last_reported_at: datetime = Field(description="Midnight UTC of the day of the latest report.")
+    weight: float = Field(
+        default=0.0, ge=0, description="Sum of the counting reporters' standings (0..1 each)."
+    )
+
+
+class LookupEntry(EntryOut):
+    own_report: bool = Field(description="Whether the caller's own report is among the counting ones.")
+
+
+class LookupResult(BaseModel):
+    entries: list[LookupEntry]
+
+
+RecordList = Literal["auto", "allow"]
+
+
+class RecordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    list: RecordList
+    op: Literal["add", "remove"]
+    member_id: MemberId
+    name: Name | None = None
+
+
+class RecordChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    changes: Annotated[list[RecordChange], Field(min_length=1, max_length=500)]
+
+
+class RecordApplied(BaseModel):
+    applied: int
+
+
+class AutoItem(BaseModel):
+    member_id: str
+    name: str | None = None
+
+
+class AllowItem(BaseModel):
+    member_id: str
+
+
+class RecordOut(BaseModel):
+    auto: list[AutoItem]
+    allow: list[AllowItem]
 
 
 class FeedChange(BaseModel):

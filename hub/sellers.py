@@ -69,12 +69,17 @@ def create_seller(session: Session, name: str, store_id: str, now: datetime) -> 
     return seller, token
 
 
-def find_seller(session: Session, name_or_id: str) -> Seller:
-    seller = session.execute(select(Seller).where(Seller.name == name_or_id)).scalar_one_or_none()
-    if seller is None and name_or_id.isdigit():
-        seller = session.get(Seller, int(name_or_id))
+def find_seller(session: Session, name: str | None = None, *, seller_id: int | None = None) -> Seller:
+    """The seller with this name, or with this id: never one for the other (a seller may be named "2")."""
+    if seller_id is not None:
+        seller = session.get(Seller, seller_id)
+        if seller is None:
+            raise SellerNotFound(f"no seller with id {seller_id}")
+        return seller
+    seller = session.execute(select(Seller).where(Seller.name == name)).scalar_one_or_none()
     if seller is None:
-        raise SellerNotFound(f"no seller named {name_or_id!r} (nor with that id)")
+        hint = f"; for the seller with id {name}, use --id {name}" if name and name.isdigit() else ""
+        raise SellerNotFound(f"no seller named {name!r}{hint}")
     return seller
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from platformdirs import user_data_dir
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "BLACKLIST_HUB_"
@@ -51,3 +51,21 @@ class HubSettings(BaseSettings):
     sweep_interval_seconds: float = Field(default=60.0, ge=0)
     tombstone_retention_days: int = Field(default=30, ge=1)
     sqlite_busy_timeout_ms: int = Field(default=30000, ge=0)
+
+    # Publication (docs/hub-api.md, "Publication"): an entry is in the feed only with this many counting
+    # reporters; changes reach the feed in batches, every this many seconds (0: at once).
+    publish_min_reporters: int = Field(default=2, ge=1)
+    publish_interval_seconds: float = Field(default=2.0, ge=0)
+    # `GET /v1/lookup`: member ids a seller may look up, per minute (token bucket of `lookup_burst`).
+    lookup_per_minute: float = Field(default=600.0, gt=0)
+    lookup_burst: int = Field(default=200, ge=1)
+    # Items (reports, record changes) a seller may write, per minute (token bucket of `write_items_burst`).
+    write_items_per_minute: float = Field(default=20000.0, gt=0)
+    write_items_burst: int = Field(default=20000, ge=1)
+    # Requests without a known token, per client address and minute (token bucket).
+    unauthenticated_per_minute: float = Field(default=60.0, gt=0)
+    unauthenticated_burst: int = Field(default=30, ge=1)
+    # When set, `GET /metrics` wants `Authorization: Bearer <this token>`.
+    metrics_token: SecretStr | None = None
+    # Items a seller's private record may hold, per list.
+    record_max_items: int = Field(default=100000, ge=1)

@@ -59,6 +59,16 @@ class PlaywrightBackend:
         """Requests and navigations sent to the backend so far (retries included)."""
         return self._rt.transport.requests
 
+    @property
+    def browser_launches(self) -> int:
+        """How many browsers this run started (0 when every page it read went over http/json)."""
+        return self._rt.contexts.launches
+
+    @property
+    def pagination_stops(self) -> list[str]:
+        """Table reads that stopped other than at the list's own end, each naming its page."""
+        return [str(stop) for stop in self._rt.stops]
+
     def ensure_session(self) -> None:
         self._run(self._rt.ensure_session())
 
@@ -144,7 +154,7 @@ def open_backend(
     otp_prompt: Callable[[], str] | None = None,
     headless: bool | None = None,
 ) -> Backend:
-    """Start the browser for `settings`' backend; the session is reused or renewed on first use.
+    """Open `settings`' backend; the session is reused or renewed on first use (the browser on demand).
 
     `otp_prompt` (interactive login only) is called when the backend asks for a one-time code; without it
     such a login raises `LoginNeedsHuman`. `headless=None` follows `browser.headless`.

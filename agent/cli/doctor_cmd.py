@@ -27,7 +27,14 @@ from agent.cli.app import (
     warn,
 )
 from agent.config import Settings
-from agent.errors import AgentError, HubRejected, KeyringUnavailable, LoginNeedsHuman, SecretMissing
+from agent.errors import (
+    AgentError,
+    HubRejected,
+    KeyringUnavailable,
+    LoginNeedsHuman,
+    SecretMissing,
+    SelectorNotFound,
+)
 from agent.log import redact, with_config
 from agent.secrets import SecretName, backend_password, check_keyring, env_secret
 from agent.sync.reasons import reasons_warning
@@ -62,6 +69,12 @@ def _run(name: str, probe: Callable[[], str], hint: str) -> Check:
         logger.info("doctor check %r failed", name, exc_info=exc)
         detail = str(exc) if isinstance(exc, AgentError) else f"{type(exc).__name__}: {exc}"
         return Check(name, "fail", redact(detail.strip().splitlines()[0] if detail.strip() else detail), hint)
+
+
+SELECTORS_HINT = (
+    "the seller center's pages may have changed: fix the selectors file named by backend.selectors "
+    "(or add backend.selectors_override), see the selectors guide in selectors/README.md"
+)
 
 
 def _selectors(settings: Settings) -> str:
@@ -110,6 +123,8 @@ def _login(settings: Settings) -> str:
             store.ensure_session()
     except LoginNeedsHuman as exc:
         raise _CheckFailed(str(exc), "run `blacklist-agent login --interactive`") from None
+    except SelectorNotFound as exc:  # the pages, not the password: logging in again would not help
+        raise _CheckFailed(str(exc), SELECTORS_HINT) from None
     return f"logged in as {settings.backend.username}"
 
 
@@ -146,7 +161,12 @@ def checks_for(settings: Settings, path: Path) -> list[Check]:
     checks = [Check("config", "ok", str(path))]
     s = settings
     checks.append(
-        _run("selectors", lambda: _selectors(s), "check backend.selectors / backend.selectors_override")
+        _run(
+            "selectors",
+            lambda: _selectors(s),
+            "fix the key named above in backend.selectors / backend.selectors_override "
+            "(the selectors guide: selectors/README.md)",
+        )
     )
     checks.append(
         _run(

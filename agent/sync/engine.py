@@ -1,7 +1,8 @@
 """One sync cycle: the product's heartbeat.
 
-    1 session → 2 read the blacklist, take in the seller's changes → 3 read new orders → 4 push the outbox
-    → 5 pull the feed → 6 decide with the policy → 8 retract → 7 apply → 9 alert
+    0 restore the hub's private record (once per data dir) → 1 session → 2 read the blacklist, take in the
+    seller's changes → 3 read new orders → 4 push the outbox → 5 pull the feed → 6 decide with the policy
+    → 8 retract → 7 apply → 9 alert
 
 Retractions run before additions so that they free room on a capped blacklist. The engine talks to the
 store only through the `Backend` protocol and to the hub only through `HubClient`; it never imports
@@ -20,7 +21,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from agent.backend.api import Backend
 from agent.errors import HubError
@@ -30,6 +31,7 @@ from agent.models import BlacklistEntry, Order
 from agent.state import LocalState
 from agent.state.db import now
 from agent.sync import reasons
+from agent.sync.alerts import check_before_shipping
 from agent.sync.apply import Applier
 from agent.sync.cycle_result import BuyerAction, CycleReport, to_data
 from agent.sync.feed import has_pulled, pull_feed
@@ -38,6 +40,7 @@ from agent.sync.policy import Policy, Retraction, decide, retractions
 from agent.sync.progress import Progress, ProgressSink
 from agent.sync.reasons import DEFAULT_REASON
 from agent.sync.reconcile import reconcile
+from agent.sync.record import deliver_record, restore_record
 from agent.wording import plural
 
 logger = logging.getLogger(__name__)
@@ -45,11 +48,8 @@ logger = logging.getLogger(__name__)
 BackendFactory = Callable[[], AbstractContextManager[Backend]]
 """Gives the store's backend for one step, as a context manager (`AgentSession.backend`)."""
 
-ORDERS_OVERLAP = timedelta(minutes=1)
+ORDERS_OVERLAP = timedelta(minutes=1)  # re-read a little before the watermark; order ids deduplicate
 INTENT_RETENTION = timedelta(days=30)
-# The first cycle reads the whole order history (for protect_min_orders); only orders this recent can still
-# be stopped before shipping, so only they raise alerts.
-ALERT_WINDOW = timedelta(days=7)  # re-read a little before the watermark; order ids deduplicate
 
 
 def run_cycle(
@@ -201,9 +201,12 @@ class _Steps:
         self.stop = stop
         self.progress = progress
         self.default_reason = DEFAULT_REASON
+        self.restore_failed = False
 
     def run(self) -> None:
         report, state, stop = self.report, self.state, self.stop
+        if self.hub is not None and not state.record.restored:
+            self.restore(self.hub)  # 0: before step 2 takes the store's entries for the seller's
         with self.backend_factory() as backend:
             self.progress(Progress("login", 0, None, "logging in to the store"))
             backend.ensure_session()  # 1
@@ -247,6 +250,10 @@ class _Steps:
         """Steps 4-8 without reading the store (see `run_apply`)."""
         report, state, stop, hub = self.report, self.state, self.stop, self.hub
         assert hub is not None  # run_apply takes a hub
+        if not state.record.restored:
+            # A new data dir: only a full cycle takes in the hub's record before anything is pushed.
+            report.warnings.append("waiting for a first full cycle: nothing applied")
+            return
         self.push(hub)  # 4
         self.pull(hub)  # 5
         if stop.is_set():
@@ -305,8 +312,29 @@ class _Steps:
         self.progress(Progress("orders", len(orders), len(orders), f"{len(new)} new orders"))
         return new
 
+    def restore(self, hub: HubClient) -> None:
+        """Step 0 (docs/safety.md rule 10): take in the hub's record of this store before pushing."""
+        try:
+            restored = restore_record(hub, self.state)
+        except HubError as exc:
+            self.report.problem(f"could not read this store's record on the hub, so nothing is pushed: {exc}")
+            self.restore_failed = True
+            return
+        if restored.automatic or restored.allowlisted:
+            self.report.warnings.append(restored.describe())
+
     def push(self, hub: HubClient) -> None:
         state, report = self.state, self.report
+        if self.restore_failed:
+            # Step 0 failed: without the record, the agent's own entries could go out as the seller's
+            # reports (docs/safety.md rule 1), so nothing is pushed this cycle.
+            report.outbox_pending = state.outbox.counts()["pending"]
+            return
+        if not report.dry_run:
+            try:
+                deliver_record(hub, state)
+            except HubError as exc:
+                report.warnings.append(f"this store's record on the hub is not up to date yet: {exc}")
         queued = state.outbox.items()
         if report.dry_run:
             report.reports_pushed = sum(i.action == "report" for i in queued)
@@ -342,6 +370,13 @@ class _Steps:
         self.report.feed_not_modified = pulled.not_modified
         self.report.feed_changes = pulled.changes
         self.report.feed_full_repull = pulled.full_repull
+        if pulled.skipped_count:  # a broken entry is left out; the others are used
+            self.report.warnings.append(
+                f"skipped {plural(pulled.skipped_count, 'unreadable change')} from the hub's feed: "
+                + "; ".join(pulled.skipped)
+            )
+        if pulled.bound:
+            self.report.problem(f"the shared list was not pulled to the end: {pulled.bound}")
         self.progress(Progress("pull", pulled.changes, pulled.changes, "pulled the shared list"))
 
     def decide(
@@ -366,20 +401,10 @@ class _Steps:
         return decision.to_add, retractions(automatic, shared, self.policy)
 
     def alert(self, new_orders: list[Order], shared: Mapping[str, SharedEntry]) -> None:
-        """Step 9: new orders from buyers on the shared list: check before shipping."""
-        for order in new_orders:
-            if not _recent_enough(order.created_at, self.report.started_at):
-                continue
-            entry = shared.get(order.member_id)
-            if entry is not None:
-                alert = self.state.alerts.raise_for(order, entry)
-                if alert is not None:
-                    self.report.alerts.append(to_data(alert))
-
-
-def _recent_enough(created_at: datetime, started_at: datetime | None) -> bool:
-    if started_at is None:
-        return True
-    if created_at.tzinfo is None:
-        created_at = created_at.replace(tzinfo=UTC)
-    return created_at >= started_at - ALERT_WINDOW
+        """Step 9: new orders from buyers other stores report: check before shipping (agent.sync.alerts)."""
+        checked = check_before_shipping(
+            self.hub, self.state, new_orders, shared, now=self.report.started_at or now()
+        )
+        self.report.alerts += [to_data(alert) for alert in checked.alerts]
+        if checked.problem:
+            self.report.warnings.append(f"check before shipping used the cached list: {checked.problem}")

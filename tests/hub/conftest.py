@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from hub.app import create_app
 from hub.db import Database, migrate
-from hub.models import Change, Entry, HubState, Report, Seller
+from hub.models import Change, Entry, HubState, Report, Seller, SellerRecord, SellerUsage
 from hub.settings import HubSettings
 from tests.hub.support import Clock, HubClient, MakeHub, ServedHub
 
@@ -81,7 +81,7 @@ def _hub_db(hub_database: str) -> Iterator[Database]:
 def hub_url(hub_database: str, _hub_db: Database) -> str:
     """The session's database, emptied."""
     with _hub_db.write() as session:
-        for model in (Change, Report, Entry, Seller):
+        for model in (Change, Report, Entry, SellerRecord, SellerUsage, Seller):
             session.execute(delete(model))
         session.execute(update(HubState).values(last_seq=0, horizon_seq=0, last_sweep_at=None))
     return hub_database
@@ -93,6 +93,9 @@ def make_hub(hub_url: str) -> Iterator[MakeHub]:
 
     def make(clock: Clock | None = None, **overrides: Any) -> HubClient:
         values: dict[str, Any] = {"rate_limit_per_minute": 100000, "rate_limit_burst": 10000}
+        # Publication at once and from one reporter, unless a test asks for the hub's defaults.
+        values |= {"publish_interval_seconds": 0, "publish_min_reporters": 1}
+        values |= {"unauthenticated_per_minute": 100000, "unauthenticated_burst": 10000}
         values |= {"sweep_interval_seconds": 0} | overrides
         settings = HubSettings(database_url=hub_url, **values)
         clock = clock or Clock()
@@ -116,7 +119,14 @@ def hub(make_hub: MakeHub) -> HubClient:
 @pytest.fixture
 def served_hub(hub_url: str) -> Iterator[ServedHub]:
     settings = HubSettings(
-        database_url=hub_url, rate_limit_per_minute=100000, rate_limit_burst=10000, sweep_interval_seconds=0
+        database_url=hub_url,
+        rate_limit_per_minute=100000,
+        rate_limit_burst=10000,
+        sweep_interval_seconds=0,
+        publish_interval_seconds=0,
+        publish_min_reporters=1,
+        unauthenticated_per_minute=100000,
+        unauthenticated_burst=10000,
     )
     with ServedHub(settings) as served:
         yield served

@@ -22,7 +22,8 @@ from hub.settings import ENV_PREFIX, HubSettings
 from tests.hub.support import report
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-runner = CliRunner()
+# The operator's commands publish at once here, as a hub with `publish_interval_seconds` 0 does.
+runner = CliRunner(env={f"{ENV_PREFIX}PUBLISH_INTERVAL_SECONDS": "0"})
 
 
 def cli(*args: str, ok: bool = True) -> str:
@@ -36,25 +37,39 @@ def test_operator_cli_end_to_end(hub_url: str) -> None:
     db = ["--database-url", hub_url]
     token_a = cli("seller", "add", "shop-a", "--store-id", "A1", *db).strip()
     token_b = cli("seller", "add", "shop-b", "--store-id", "B1", *db).strip()
+    token_c = cli("seller", "add", "shop-c", "--store-id", "C1", *db).strip()
     assert re.fullmatch(r"bh_[A-Za-z0-9_-]{43}", token_a)
     duplicate = runner.invoke(app, ["seller", "add", "shop-a", "--store-id", "Z", *db])
     assert duplicate.exit_code == 1
-    a, b = ({"Authorization": f"Bearer {t}"} for t in (token_a, token_b))
+    a, b, c = ({"Authorization": f"Bearer {t}"} for t in (token_a, token_b, token_c))
 
-    with TestClient(create_app(HubSettings(database_url=hub_url, sweep_interval_seconds=0))) as api:
+    settings = HubSettings(database_url=hub_url, sweep_interval_seconds=0, publish_interval_seconds=0)
+    with TestClient(create_app(settings)) as api:
         api.post("/v1/reports", json={"reports": [report("m1"), report("m2")]}, headers=a)
         api.post("/v1/reports", json={"reports": [report("m1")]}, headers=b)
+        api.post("/v1/reports", json={"reports": [report("m2")]}, headers=c)
         sellers = json.loads(cli("seller", "list", "--json", *db))
         assert [(s["name"], s["enabled"], s["reports"]) for s in sellers] == [
             ("shop-a", True, 2),
             ("shop-b", True, 1),
+            ("shop-c", True, 1),
         ]
-        assert "2 entries changed" in cli("seller", "disable", "shop-a", *db)
+        id_a = str(sellers[0]["id"])
+        # A seller whose name is shop-a's id: a name is never taken for an id.
+        cli("seller", "add", id_a, "--store-id", "N1", *db)
+        assert f"seller {id_a!r} disabled" in cli("seller", "disable", id_a, *db)
+        assert api.get("/v1/me", headers=a).status_code == 200
+        cli("seller", "enable", id_a, *db)
+        assert "2 entries changed" in cli("seller", "disable", "--id", id_a, *db)
         assert api.get("/v1/me", headers=a).status_code == 403
-        assert api.get("/v1/entries/m1", headers=b).json()["reporters"] == 1
-        cli("seller", "enable", str(sellers[0]["id"]), *db)
+        # m1 keeps one reporter: below the publication threshold, out of the feed, still looked up.
+        assert api.get("/v1/entries/m1", headers=b).status_code == 404
+        found = api.get("/v1/lookup", params={"member_id": "m1"}, headers=b).json()["entries"]
+        assert [(e["reporters"], e["own_report"]) for e in found] == [(1, True)]
+        cli("seller", "enable", "--id", id_a, *db)
         assert api.get("/v1/entries/m1", headers=b).json()["reporters"] == 2
         cli("seller", "standing", "shop-b", "0.5", *db)
+        assert api.get("/v1/entries/m1", headers=b).json()["weight"] == 1.5
         new_b = cli("seller", "rotate-token", "shop-b", *db).strip()
         assert api.get("/v1/me", headers=b).status_code == 401
         assert api.get("/v1/me", headers={"Authorization": f"Bearer {new_b}"}).json()["standing"] == 0.5
@@ -63,7 +78,7 @@ def test_operator_cli_end_to_end(hub_url: str) -> None:
         cli("entry", "relist", "m2", *db)
         assert api.get("/v1/entries/m2", headers=a).status_code == 200
         stats = json.loads(cli("stats", "--json", *db))
-        assert (stats["sellers"], stats["reports"], stats["entries_live"]) == (2, 3, 2)
+        assert (stats["sellers"], stats["reports"], stats["entries_live"]) == (4, 4, 2)
         assert "0 feed changes" in cli("sweep", *db)
         assert "feed horizon" in cli("compact", *db)
     assert "no seller named" in cli("seller", "disable", "nobody", *db, ok=False)

@@ -2,6 +2,9 @@
 
 No timing is asserted: a wait of 60 s that comes back with the change was woken by it (a timed-out wait
 answers 304 or an empty page), and "still waiting" is read from the hub's own count of waiters.
+
+The hub runs with its publication rules (an entry needs 2 reporters to be in the feed; changes are
+published in batches, here every half second), so these tests also show that a publication wakes waiters.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ def eventually(condition: Callable[[], bool], what: str, timeout: float = 60) ->
 
 def served(hub_url: str, **overrides: Any) -> ServedHub:
     values: dict[str, Any] = {"rate_limit_per_minute": 100000, "rate_limit_burst": 10000}
+    values |= {"publish_interval_seconds": 0.5, "publish_min_reporters": 2}
     return ServedHub(HubSettings(database_url=hub_url, **(values | overrides)))
 
 
@@ -91,6 +95,19 @@ def start_waiters(hub: ServedHub, count: int, *args: Any) -> list[Waiter]:
     return waiters
 
 
+def report_by(client: httpx.Client, member_id: str, *reporters: dict[str, str]) -> None:
+    for headers in reporters:
+        response = client.post("/v1/reports", json={"reports": [report(member_id)]}, headers=headers)
+        assert response.status_code == 200, response.text
+
+
+def published(hub: ServedHub, client: httpx.Client, headers: dict[str, str], member_id: str) -> None:
+    eventually(
+        lambda: client.get(f"/v1/entries/{member_id}", headers=headers).status_code == 200,
+        f"{member_id} published",
+    )
+
+
 def hub_cli(hub: ServedHub, *args: str) -> None:
     """An operator command in its own process (as `blacklist-hub ...` would run)."""
     command = [sys.executable, "-c", "from hub.cli import main; main()", *args]
@@ -100,12 +117,12 @@ def hub_cli(hub: ServedHub, *args: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_a_waiting_agent_gets_a_new_report_as_soon_as_it_commits(live_hub: ServedHub) -> None:
-    a, b = sellers(live_hub, "a", "b")
+def test_a_waiting_agent_gets_a_second_report_as_soon_as_it_is_published(live_hub: ServedHub) -> None:
+    a, b, c = sellers(live_hub, "a", "b", "c")
     with httpx.Client(base_url=live_hub.url) as client:
         cursor, etag = head(client, a)
         (waiter,) = start_waiters(live_hub, 1, a, cursor, etag)
-        assert client.post("/v1/reports", json={"reports": [report("m1")]}, headers=b).status_code == 200
+        report_by(client, "m1", b, c)
     answer = waiter.answer()
     assert answer.status_code == 200
     assert [c["member_id"] for c in answer.json()["changes"]] == ["m1"]
@@ -113,12 +130,13 @@ def test_a_waiting_agent_gets_a_new_report_as_soon_as_it_commits(live_hub: Serve
 
 
 def test_a_change_made_by_the_operator_cli_in_another_process_wakes_waiters(live_hub: ServedHub) -> None:
-    a, b = sellers(live_hub, "a", "b")
+    a, b, c = sellers(live_hub, "a", "b", "c")
     with httpx.Client(base_url=live_hub.url) as client:
-        client.post("/v1/reports", json={"reports": [report("m1")]}, headers=b)
+        report_by(client, "m1", b, c)
+        published(live_hub, client, a, "m1")
         cursor, etag = head(client, a)
     (waiter,) = start_waiters(live_hub, 1, a, cursor, etag)
-    hub_cli(live_hub, "entry", "delist", "m1")
+    hub_cli(live_hub, "entry", "delist", "m1")  # left pending: the served hub publishes it
     answer = waiter.answer()
     assert answer.status_code == 200
     assert [(c["member_id"], c["deleted"]) for c in answer.json()["changes"]] == [("m1", True)]
@@ -137,10 +155,11 @@ def test_a_wait_with_nothing_new_ends_in_304_or_an_empty_page(live_hub: ServedHu
 
 
 def test_a_wait_behind_the_head_is_answered_at_once_with_the_changes(live_hub: ServedHub) -> None:
-    a, b = sellers(live_hub, "a", "b")
-    with httpx.Client(base_url=live_hub.url, timeout=30) as client:
+    a, b, c = sellers(live_hub, "a", "b", "c")
+    with httpx.Client(base_url=live_hub.url, timeout=90) as client:
         cursor, _ = head(client, a)
-        client.post("/v1/reports", json={"reports": [report("m1")]}, headers=b)
+        report_by(client, "m1", b, c)
+        published(live_hub, client, a, "m1")
         # Held for up to 60 s only when there is nothing to send: here the change is already there.
         answer = client.get("/v1/feed", params={"cursor": cursor, "wait": WAIT}, headers=a)
     assert [c["member_id"] for c in answer.json()["changes"]] == ["m1"]
@@ -148,14 +167,14 @@ def test_a_wait_behind_the_head_is_answered_at_once_with_the_changes(live_hub: S
 
 def test_waiting_clients_hold_no_thread(hub_url: str) -> None:
     with served(hub_url, threads=2) as hub:
-        a, b = sellers(hub, "a", "b")
+        a, b, c = sellers(hub, "a", "b", "c")
         with httpx.Client(base_url=hub.url, timeout=30) as client:
             cursor, etag = head(client, a)
             waiters = start_waiters(hub, 20, a, cursor, etag)
             # Ten times more waiting requests than threads, and the thread-bound routes still answer...
             assert client.get("/v1/me", headers=b).status_code == 200
-            assert client.post("/v1/reports", json={"reports": [report("m1")]}, headers=b).status_code == 200
-        # ...and that report wakes every waiter with it.
+            report_by(client, "m1", b, c)
+        # ...and the publication of those reports wakes every waiter with it.
         answers = [waiter.answer() for waiter in waiters]
     assert {a.status_code for a in answers} == {200}
     assert all([c["member_id"] for c in a.json()["changes"]] == ["m1"] for a in answers)
@@ -215,9 +234,10 @@ def test_on_postgresql_the_listening_connection_can_have_its_own_url(hub_url: st
         pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
     # The app's pool would go through a transaction-mode pooler; LISTEN needs a session of its own.
     with served(hub_url, listen_database_url=hub_url) as hub:
-        a, b = sellers(hub, "a", "b")
+        a, b, c = sellers(hub, "a", "b", "c")
         with httpx.Client(base_url=hub.url) as client:
-            client.post("/v1/reports", json={"reports": [report("m1")]}, headers=b)
+            report_by(client, "m1", b, c)
+            published(hub, client, a, "m1")
             cursor, etag = head(client, a)
         eventually(lambda: hub.context.notifier.listening, "the hub listens for changes")
         (waiter,) = start_waiters(hub, 1, a, cursor, etag)

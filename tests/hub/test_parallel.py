@@ -12,6 +12,7 @@ from sqlalchemy import select
 from hub.admin import HubAdmin
 from hub.db import Database
 from hub.models import Change, Seller, utcnow
+from hub.publish import immediate_publisher
 from hub.reports import Limits, store_reports
 from hub.schemas import ReportIn
 from hub.scoring import Ageing
@@ -98,6 +99,7 @@ def test_a_writer_waits_for_the_one_before_so_sequence_numbers_follow_commit_ord
     could move past A's number, and A's change would never reach it.
     """
     db = Database(hub_url)
+    db.publisher = immediate_publisher(utcnow, 1)  # each writer publishes in its own transaction
     now = utcnow()
     limits = Limits(Ageing(timedelta(days=180), timedelta(days=90)), 1000, 10000)
     with db.write() as session:

@@ -45,20 +45,44 @@ def test_expired_and_disabled_reports_do_not_count() -> None:
     assert aggregate([facts(181), facts(1, enabled=False)], NOW, AGEING) is None
 
 
-def test_reasons_are_counted_and_the_newest_name_wins() -> None:
+def test_reasons_are_counted_and_days_are_served_never_instants() -> None:
     agg = aggregate(
-        [
-            facts(5, name="Old", reason="fraud"),
-            facts(1, name="New", reason="chargeback"),
-            facts(3, name="Mid", reason="fraud"),
-        ],
-        NOW,
-        AGEING,
+        [facts(5.3, reason="fraud"), facts(1.2, reason="chargeback"), facts(3, reason="fraud")], NOW, AGEING
     )
     assert agg is not None
-    assert agg.name == "New"
     assert agg.reasons == {"chargeback": 1, "fraud": 2}
-    assert (agg.first_reported_at, agg.last_reported_at) == (NOW - timedelta(days=5), NOW - timedelta(days=1))
+    assert (agg.first_reported_at, agg.last_reported_at) == (
+        datetime(2026, 11, 14, tzinfo=UTC),
+        datetime(2026, 11, 18, tzinfo=UTC),
+    )
+
+
+def named(name: str, order: int, days_ago: float = 1) -> ReportFacts:
+    at = NOW - timedelta(days=days_ago)
+    return ReportFacts(name, "fraud", at, at, True, 1.0, order=order)
+
+
+def test_the_name_most_reporters_give_wins_and_ties_go_to_the_first_filed() -> None:
+    majority = aggregate(
+        [named("Tom Smith", 2), named("Tom Smlth", 1, days_ago=0), named("TOM SMITH", 3)], NOW, AGEING
+    )
+    assert majority is not None
+    assert majority.name == "Tom Smith"
+    # A tie: the name filed first on the hub, whatever `reported_at` a seller claims.
+    tie = aggregate([named("Tom Smith", 1), named("Tom Smlth", 2, days_ago=900)], NOW, AGEING)
+    assert tie is not None
+    assert tie.name == "Tom Smith"
+
+
+def test_standing_zero_and_own_automatic_entries_count_for_nothing() -> None:
+    zero = ReportFacts("Jane", "fraud", NOW, NOW, True, 0.0)
+    own_auto = ReportFacts("Jane", "fraud", NOW, NOW, True, 1.0, own_auto=True)
+    agg = aggregate([facts(1), zero, own_auto], NOW, AGEING)
+    assert agg is not None
+    assert (agg.reporters, agg.weight, agg.score) == (1, 1.0, 50)
+    half = aggregate([facts(1), facts(1, standing=0.5)], NOW, AGEING)
+    assert half is not None
+    assert half.weight == 1.5
 
 
 def test_next_review_is_when_the_first_report_turns_stale_or_expires() -> None:
