@@ -80,7 +80,7 @@ class PlaywrightBackend:
 
     async def _blacklist_head(self) -> list[BlacklistEntry]:
         # The listing yields its first page before it reads ahead: closing it then costs one request.
-        pages = self._rt.paginate(self._rt.customers, "blacklisted")
+        pages = self._rt.paginate(self._rt.customers, "blacklisted_url")
         try:
             async for listing in pages:
                 return self._rt.customers.entries(listing)
