@@ -79,6 +79,19 @@ class PlaywrightBackend:
     def read_blacklist(self) -> list[BlacklistEntry]:
         return self._run(self._ops.blacklist())
 
+    def read_blacklist_head(self) -> list[BlacklistEntry]:
+        return self._run(self._blacklist_head())
+
+    async def _blacklist_head(self) -> list[BlacklistEntry]:
+        # The listing yields its first page before it reads ahead: closing it then costs one request.
+        pages = self._rt.paginate(self._rt.customers, "blacklisted_url")
+        try:
+            async for listing in pages:
+                return self._rt.customers.entries(listing)
+            return []
+        finally:
+            await pages.aclose()  # type: ignore[attr-defined]
+
     def read_customers(self, *, progress: ProgressCallback | None = None) -> Iterator[Customer]:
         done = 0
         for chunk, total in self._iterate(self._ops.customers()):

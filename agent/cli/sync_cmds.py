@@ -30,6 +30,7 @@ from agent.cli.app import (
     print_json,
     say,
     settings_from,
+    warn,
 )
 from agent.cli.progress_view import ProgressView
 from agent.log import with_config
@@ -129,11 +130,14 @@ def status_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
     settings = settings_from(ctx)
     with AgentSession(settings) as agent:
         data = agent.status()
+        data["policy_warning"] = agent.reasons_warning()
     refusal = LoginGuard(settings.session_path).refusal()
     data["login_refused"] = None if refusal is None else {**refusal.as_dict(), "hint": refusal.describe()}
     if json_output:
         print_json(data)
         return
+    if data["policy_warning"]:
+        warn(data["policy_warning"])
     last = data["last_cycle"]
     table = Table(title="blacklist-agent status", show_header=False, title_justify="left")
     table.add_column("what")
