@@ -40,3 +40,23 @@ def resolve_config_path(explicit: Path | None = None) -> Path:
 def config_path_is_explicit(explicit: Path | None = None) -> bool:
     """True when the user named a config file (flag or env), so a missing file is an error."""
     return explicit is not None or bool(os.environ.get(CONFIG_ENV, "").strip())
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (and its parents) owner-only (0700), tightening one that exists: the data dir holds
+    buyer names, orders and the backend session (docs/safety.md, "A hostile or broken hub")."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if os.name == "posix":
+        path.chmod(0o700)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create `path` empty if missing, and make it owner-only (0600) either way."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        if os.name == "posix":
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    return path

@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,10 +111,11 @@ async def launch(settings: Settings, playwright: Playwright, *, headless: bool) 
 
 
 async def new_context(
-    browser: Browser, settings: Settings, *, storage_state: Path | None = None
+    browser: Browser, settings: Settings, *, storage_state: Path | Mapping[str, Any] | None = None
 ) -> BrowserContext:
+    state: Any = str(storage_state) if isinstance(storage_state, Path) else storage_state
     context = await browser.new_context(
-        storage_state=str(storage_state) if storage_state is not None else None,
+        storage_state=state,
         base_url=settings.backend.base_url,
         service_workers="block",
     )

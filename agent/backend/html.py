@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from agent.backend.selectors import PAGE_CONTRACT, PageSpec, Selector
+from agent.backend.values import Unreadable
+from agent.backend.values import clean as clean  # read by the page objects and the session
 from agent.errors import BackendError, SelectorNotFound
 
 _TRUE = frozenset({"1", "true", "yes", "blacklisted", "on", "y"})
-_SPACES = re.compile(r"\s+")
+# Said with every mismatch: where a seller (or whoever maintains their selectors file) goes from here.
+LAYOUT_HINT = (
+    "the seller center's pages may have changed: check the selectors file named by `backend.selectors` "
+    "(and `backend.selectors_override`) against the page, see the selectors guide (selectors/README.md)"
+)
 
 
 class PageFailure(BackendError):
@@ -36,10 +41,6 @@ class PageMismatch(SelectorNotFound):
     def __init__(self, message: str, *, html: str | None, **context: Any) -> None:
         super().__init__(message, **context)
         self.html = html
-
-
-def clean(text: str) -> str:
-    return _SPACES.sub(" ", text).strip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +63,7 @@ class PageView:
 
     def mismatch(self, selector: Selector, problem: str = "matched nothing") -> PageMismatch:
         return PageMismatch(
-            f"page {self.spec.name!r}: selector {selector.name!r} ({selector.css}) {problem}",
+            f"page {self.spec.name!r}: selector {selector.name!r} ({selector.css}) {problem}; {LAYOUT_HINT}",
             html=self.html,
             selector_name=selector.name,
             selector=selector.css,
@@ -89,7 +90,11 @@ class PageView:
         return node
 
     def text(self, name: str) -> str:
-        return read(self.one(name), self.spec.selector(name))
+        selector = self.spec.selector(name)
+        try:
+            return read(self.one(name), selector)
+        except Unreadable as exc:
+            raise self.mismatch(selector, f"reads {exc}") from None
 
     def require(self, *names: str) -> None:
         for name in names:
@@ -115,9 +120,26 @@ class PageView:
                     if fsel.optional or _optional_field(self.spec, name):
                         continue
                     raise self.mismatch(fsel, "matched nothing inside a row")
-                values[name] = read(node, fsel)
+                try:
+                    values[name] = read(node, fsel)
+                except Unreadable as exc:
+                    raise self.mismatch(fsel, f"reads {exc} in row {len(out) + 1}") from None
             out.append(values)
         return out
+
+    def looks_like_rows(self) -> int:
+        """How many rows the table seems to hold, whatever the `row` selector says (0 when unsure).
+
+        Counted generically: body rows of a `<table>` and ARIA rows (`role=row`) after the first (the
+        header), inside the `table` selector's element. Used only to refuse reading an empty list from
+        a table that is not empty.
+        """
+        table = self.tree.css_first(self.spec.selector("table").css)
+        if table is None:
+            return 0
+        body_rows = len(table.css("tbody tr")) or max(0, len(table.css("tr")) - 1)
+        aria_rows = max(0, len(table.css("[role=row]")) - 1)
+        return max(body_rows, aria_rows)
 
     def row_action(self, member_id: str, action: str) -> LexborNode | None:
         """The `action` control in the row whose member_id field is `member_id`."""
@@ -127,7 +149,7 @@ class PageView:
             return None
         for row in self.tree.css(self.spec.selector("row").css):
             node = row.css_first(fsel.css)
-            if node is not None and read(node, fsel) == member_id:
+            if node is not None and _read_or_none(node, fsel) == member_id:
                 control = row.css_first(asel.css)
                 if control is None:
                     raise self.mismatch(asel, f"matched nothing in the row of member {member_id}")
@@ -143,9 +165,16 @@ def _optional_field(spec: PageSpec, name: str) -> bool:
 
 
 def read(node: LexborNode, selector: Selector) -> str:
-    if selector.attr:
-        return clean(node.attributes.get(selector.attr) or "")
-    return clean(node.text())
+    """The node's text (or attribute), through the selector's pattern and word map; raises Unreadable."""
+    raw = node.attributes.get(selector.attr) or "" if selector.attr else node.text()
+    return selector.rule.apply(raw)
+
+
+def _read_or_none(node: LexborNode, selector: Selector) -> str | None:
+    try:
+        return read(node, selector)
+    except Unreadable:
+        return None
 
 
 def enclosing_form(node: LexborNode) -> LexborNode | None:
@@ -201,18 +230,6 @@ def as_float(value: str | None) -> float:
         return float(text)
     except ValueError:
         return 0.0
-
-
-def as_datetime(value: str | None) -> datetime | None:
-    """ISO 8601 date or date-time; naive values are taken as UTC."""
-    if not value or not value.strip():
-        return None
-    text = value.strip().replace("Z", "+00:00").replace(" ", "T", 1)
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def dig(data: Any, path: str | None) -> Any:

@@ -1,8 +1,10 @@
 """What the agent does on a seller backend, as async steps over a `Runtime`.
 
 Reads stream rows page by page. Changes prove the page before they submit anything (the confirmation
-form, the row's removal form) and report what the backend's answer page says, never what was hoped for.
+form, the row's removal control) and report what the backend's answer page says, never what was hoped for.
 A batch proves the layout on its first buyer before fanning out to `browser.concurrency` workers.
+Every step opens its page with the fetcher its selectors file names for that action (agent.backend.fetchers):
+nothing here depends on how a page travels.
 """
 
 from __future__ import annotations
@@ -11,15 +13,13 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from urllib.parse import urlencode
 
-from playwright.async_api import Page
-
+from agent.backend.fetchers import Opened
 from agent.backend.html import Form, PageView, clean
-from agent.backend.pages import BuyerPage, PageObject
+from agent.backend.pages import BuyerPage
 from agent.backend.runtime import Runtime
 from agent.backend.transport import Fetched
-from agent.errors import BackendError, SessionExpired
+from agent.errors import BackendError
 from agent.models import BlacklistEntry, BlacklistOutcome, BlacklistResult, Customer, Order, RemovalOutcome
 
 logger = logging.getLogger(__name__)
@@ -33,22 +33,23 @@ class Operations:
     # -- reading ---------------------------------------------------------------------------------
     async def blacklist(self) -> list[BlacklistEntry]:
         entries: list[BlacklistEntry] = []
-        async for listing in self.rt.paginate(self.rt.customers, "blacklisted"):
+        async for listing in self.rt.paginate(self.rt.customers, "blacklisted_url"):
             entries.extend(self.rt.customers.entries(listing))
         return entries
 
     async def customers(self) -> AsyncIterator[tuple[list[Customer], int | None]]:
-        async for listing in self.rt.paginate(self.rt.customers, "customers"):
+        async for listing in self.rt.paginate(self.rt.customers, "url"):
             yield self.rt.customers.customers(listing), listing.total
 
     async def orders(self, newer_than: datetime | None) -> list[Order]:
+        po = self.rt.orders
         params: dict[str, object] = {}
-        url_name = "orders"
-        if newer_than is not None and self.rt.site.has_url("orders_since"):
-            url_name, params = "orders_since", {"created_after": newer_than.isoformat()}
+        role = "url"
+        if newer_than is not None and po.spec.has_url("since_url"):
+            role, params = "since_url", {"created_after": po.created_after(newer_than)}
         found: list[Order] = []
-        async for listing in self.rt.paginate(self.rt.orders, url_name, **params):
-            page_orders = self.rt.orders.orders(listing)
+        async for listing in self.rt.paginate(po, role, **params):
+            page_orders = po.orders(listing)
             fresh = [o for o in page_orders if newer_than is None or o.created_at > newer_than]
             found.extend(fresh)
             if len(fresh) < len(page_orders):
@@ -59,27 +60,26 @@ class Operations:
         po = self.rt.buyer
         if po is None:
             raise BackendError("this selectors file has no buyer page", page="buyer")
-        url = self.rt.transport.url("buyer", member_id=member_id)
+        url = self.rt.absolute(po.url("url", member_id=member_id))
         return await self.rt.unit(lambda: self._read_buyer(po, url))
 
     async def _read_buyer(self, po: BuyerPage, url: str) -> tuple[str, str]:
-        return po.buyer(await self.rt.view(po, url))
+        async with self.rt.fetcher(po.strategy).opened(po, url) as opened:
+            return po.buyer(opened.view)
 
     # -- blacklisting ----------------------------------------------------------------------------
     async def blacklist_by_link(self, member_id: str, name: str) -> BlacklistResult:
-        url = self.rt.transport.url("blacklist_link", member_id=member_id, name=name)
+        url = self.rt.absolute(self.rt.confirm.link(member_id, name))
         return await self.rt.unit(lambda: self._confirm_flow(url, member_id, name))
 
     async def _confirm_flow(self, url: str, member_id: str, name: str) -> BlacklistResult:
         confirm = self.rt.confirm
-        if confirm.strategy == "browser":
-            async with self.rt.page() as page:
-                view = await self.rt.render(confirm, page, url, allow_error_status=True)
-                return await self._confirm(view, member_id, name, page)
-        view = await self.rt.fetch(confirm, url, allow_error_status=True)
-        return await self._confirm(view, member_id, name, None)
+        async with self.rt.fetcher(confirm.action_strategy).opened(
+            confirm, url, allow_error_status=True
+        ) as o:
+            return await self._confirm(o.view, member_id, name, o)
 
-    async def _confirm(self, view: PageView, member_id: str, name: str, page: Page | None) -> BlacklistResult:
+    async def _confirm(self, view: PageView, member_id: str, name: str, opened: Opened) -> BlacklistResult:
         """Answer from the confirmation page, or prove its form and submit it, then read the result."""
         early = self.rt.confirm.early_outcome(view)
         if early is not None:
@@ -96,26 +96,11 @@ class Operations:
                 BlacklistOutcome.MISMATCH,
                 f"the confirmation page shows the name {shown!r}, not {clean(name)!r}; nothing submitted",
             )
-        fetched = await self._submit(self.rt.confirm, form, page, self.rt.confirm.css("confirm"))
+        fetched = await opened.submit(self.rt.confirm, form, self.rt.confirm.css("confirm"))
         outcome, message = self.rt.result.outcome(self.rt.result.view(fetched.url, fetched.text))
         self.layout_proven = True
         logger.info("blacklist %s: %s", member_id, outcome.value)
         return BlacklistResult(member_id, name, outcome, message)
-
-    async def _submit(self, po: PageObject, form: Form, page: Page | None, click_css: str) -> Fetched:
-        """Submit a proven form: by clicking in the live page, or by replaying it with its fields."""
-        if page is not None:
-            async with page.expect_navigation(wait_until="domcontentloaded"):
-                await page.locator(click_css).first.click()
-            if self.rt.transport.is_login(page.url):
-                raise SessionExpired(
-                    f"page {po.name!r}: sent to the login page on submit", page=po.name, url=page.url
-                )
-            return Fetched(page.url, 200, await page.content())
-        if form.method == "post":
-            return await self.rt.transport.post_form(po.name, form.action, form.fields)
-        sep = "&" if "?" in form.action else "?"
-        return await self.rt.transport.get(po.name, f"{form.action}{sep}{urlencode(form.fields)}")
 
     async def blacklist_many(self, buyers: Sequence[tuple[str, str]]) -> AsyncIterator[BlacklistResult]:
         if not buyers:
@@ -155,33 +140,24 @@ class Operations:
             await asyncio.gather(*workers, return_exceptions=True)
 
     async def blacklist_from_order(self, order_id: str) -> BlacklistResult:
-        url = self.rt.transport.url("order_detail", order_id=order_id)
+        url = self.rt.absolute(self.rt.order_detail.url("url", order_id=order_id))
         return await self.rt.unit(lambda: self._from_order(url))
 
     async def _from_order(self, url: str) -> BlacklistResult:
         po = self.rt.order_detail
-        if po.strategy == "browser":
-            async with self.rt.page() as page:
-                view = await self.rt.render(po, page, url)
-                member_id, name = po.buyer(view)
-                target, form = po.blacklist_request(view)
-                fetched = await self._submit(
-                    po, form or Form(target, "get", {}), page, po.css("blacklist_action")
-                )
-                return await self._after_action(fetched, member_id, name, page)
-        view = await self.rt.fetch(po, url)
-        member_id, name = po.buyer(view)
-        target, form = po.blacklist_request(view)
-        fetched = await self._submit(po, form or Form(target, "get", {}), None, "")
-        return await self._after_action(fetched, member_id, name, None)
+        async with self.rt.fetcher(po.action_strategy).opened(po, url) as opened:
+            member_id, name = po.buyer(opened.view)
+            target, form = po.blacklist_request(opened.view)
+            fetched = await opened.submit(po, form or Form(target, "get", {}), po.css("blacklist_action"))
+            return await self._after_action(fetched, member_id, name, opened)
 
     async def _after_action(
-        self, fetched: Fetched, member_id: str, name: str, page: Page | None
+        self, fetched: Fetched, member_id: str, name: str, opened: Opened
     ) -> BlacklistResult:
         """An order's blacklist action leads to the confirmation page or straight to the result."""
         confirm_view = self.rt.confirm.view(fetched.url, fetched.text)
         if confirm_view.exists("form") and confirm_view.exists("confirm"):
-            return await self._confirm(confirm_view, member_id, name, page)
+            return await self._confirm(confirm_view, member_id, name, opened)
         outcome, message = self.rt.result.outcome(self.rt.result.view(fetched.url, fetched.text))
         return BlacklistResult(member_id, name, outcome, message)
 
@@ -197,57 +173,38 @@ class Operations:
             return RemovalOutcome.NOT_LISTED
         return await self.rt.unit(lambda: self._remove_on_page(member_id, found))
 
-    async def _find_blacklisted_page(self, member_id: str) -> int | None:
-        number = 0
-        async for listing in self.rt.paginate(self.rt.customers, "blacklisted"):
-            number += 1
+    async def _find_blacklisted_page(self, member_id: str) -> str | None:
+        """The URL of the blacklist page that lists `member_id` (as the HTML pages address it)."""
+        po = self.rt.customers
+        index = 0
+        async for listing in self.rt.paginate(po, "blacklisted_url"):
             if any(row.get("member_id") == member_id for row in listing.rows):
-                return number
+                if po.strategy == "json" or po.spec.pagination.mode != "next_link":
+                    return self.rt.absolute(po.page_url("blacklisted_url", index))
+                return listing.url
+            index += 1
         return None
 
-    async def _remove_on_page(self, member_id: str, number: int) -> RemovalOutcome:
+    async def _remove_on_page(self, member_id: str, url: str) -> RemovalOutcome:
         po = self.rt.customers
-        url = self.rt.transport.url("blacklisted", page=number)
-        if po.strategy == "http":
-            view = await self.rt.fetch(po, url)
-            form = po.removal_form(view, member_id)
-            if form is None:  # the list moved since we looked: look once more
-                moved_to = await self._find_blacklisted_page(member_id)
-                if moved_to is None:
-                    return RemovalOutcome.NOT_LISTED
-                view = await self.rt.fetch(po, self.rt.transport.url("blacklisted", page=moved_to))
-                form = po.removal_form(view, member_id)
-                if form is None:
-                    raise view.failure(f"buyer {member_id} is listed but has no removal control here")
-            fetched = await self._submit(po, form, None, "")
-            if po.view(fetched.url, fetched.text).outcome() == "removed":
-                return RemovalOutcome.REMOVED
-        else:
-            async with self.rt.page() as page:
-                view = await self.rt.render(po, page, url)
-                index = _row_index(view, member_id)
-                if index is None:
-                    return RemovalOutcome.NOT_LISTED
-                view.require("row")
-                if view.row_action(member_id, "remove") is None:
-                    raise view.mismatch(po.spec.row_actions["remove"])
-                control = page.locator(po.row_css()).nth(index).locator(po.remove_css()).first
-                await control.click()
-                await page.wait_for_load_state("networkidle")
-        if await self._still_listed(member_id):
+        fetcher = self.rt.fetcher(po.action_strategy)
+        async with fetcher.opened(po, url) as opened:
+            fetched = await opened.row_action(po, member_id, "remove")
+        if fetched is None:  # the list moved since we looked: look once more
+            moved_to = await self._find_blacklisted_page(member_id)
+            if moved_to is None:
+                return RemovalOutcome.NOT_LISTED
+            async with fetcher.opened(po, moved_to) as opened:
+                fetched = await opened.row_action(po, member_id, "remove")
+            if fetched is None:
+                raise opened.view.failure(f"buyer {member_id} is listed but has no removal control here")
+        if po.view(fetched.url, fetched.text).outcome() == "removed":
+            logger.info("removed %s from the blacklist", member_id)
+            return RemovalOutcome.REMOVED
+        if await self._find_blacklisted_page(member_id) is not None:
             raise BackendError(f"buyer {member_id} is still blacklisted after removal", page=po.name, url=url)
         logger.info("removed %s from the blacklist", member_id)
         return RemovalOutcome.REMOVED
-
-    async def _still_listed(self, member_id: str) -> bool:
-        return await self._find_blacklisted_page(member_id) is not None
-
-
-def _row_index(view: PageView, member_id: str) -> int | None:
-    for index, row in enumerate(view.rows()):
-        if row.get("member_id") == member_id:
-            return index
-    return None
 
 
 def _message(view: PageView) -> str:

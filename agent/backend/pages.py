@@ -9,22 +9,24 @@ confirmation) take a Playwright `Page`. Plain models come out; Playwright types 
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import urljoin
 
 from playwright.async_api import Page
 
 from agent.backend.html import (
+    LAYOUT_HINT,
     Form,
     PageView,
     as_bool,
-    as_datetime,
     as_float,
     as_int,
     clean,
     dig,
 )
 from agent.backend.selectors import PageSpec, SiteSelectors
+from agent.backend.values import Unreadable, format_date, parse_date
 from agent.errors import BackendError
 from agent.models import BlacklistEntry, BlacklistOutcome, Customer, Order
 
@@ -38,13 +40,39 @@ class PageObject:
 
     @property
     def strategy(self) -> str:
+        """How the page is read: http, json or browser."""
         return self.spec.strategy
+
+    @property
+    def action_strategy(self) -> str:
+        """How the page's action (a removal, a blacklist button, a confirmation) is carried out."""
+        return self.spec.action_strategy
+
+    def url(self, role: str = "url", /, **params: object) -> str:
+        """One of the page's own URLs (relative to the backend's base URL), filled with `params`."""
+        return self.spec.url(role, **params)
 
     def view(self, url: str, html: str) -> PageView:
         return PageView(self.spec, url, html)
 
     def css(self, name: str) -> str:
         return self.spec.selector(name).css
+
+    def date(self, value: str | None, field: str, formats: tuple[str, ...] = ()) -> datetime | None:
+        """A date read from the page, in the site's timezone unless it carries its own offset."""
+        wanted = formats or self._formats(field)
+        try:
+            return parse_date(value, wanted, self.site.timezone)
+        except Unreadable as exc:
+            raise BackendError(
+                f"page {self.name!r}: field {field!r} reads {exc}; {LAYOUT_HINT}", page=self.name
+            ) from None
+
+    def _formats(self, field: str) -> tuple[str, ...]:
+        selector = self.spec.fields.get(field) or self.spec.selectors.get(field)
+        json_field = self.spec.json_fields.get(field) if self.spec.strategy == "json" else None
+        own = json_field.formats if json_field is not None else selector.formats if selector else ()
+        return own or self.site.date_formats
 
 
 class Listing:
@@ -57,43 +85,96 @@ class Listing:
         has_next: bool,
         page_count: int | None = None,
         total: int | None = None,
+        next_url: str | None = None,
+        url: str = "",
     ) -> None:
         self.rows = rows
         self.has_next = has_next
         self.page_count = page_count
         self.total = total
+        self.next_url = next_url
+        self.url = url
 
 
 class TablePage(PageObject):
     """A paginated table read from HTML (`http`, `browser`) or from its JSON endpoint (`json`)."""
 
-    def listing(self, view: PageView) -> Listing:
+    key_field: ClassVar[str]
+
+    def page_url(self, role: str, index: int, **params: object) -> str:
+        """The URL of the table's page at 0-based `index`, however the site counts its pages."""
+        return self.url(role, **self.spec.pagination.params(index), **params)
+
+    def api_url(self, role: str, index: int, **params: object) -> str:
+        api_role = {"url": "api"}.get(role) or role.replace("_url", "_api")
+        return self.url(api_role, **self.spec.pagination.params(index), **params)
+
+    def keys(self, listing: Listing) -> tuple[str, ...]:
+        """What identifies the rows of a page (to notice a site showing the same page again)."""
+        return tuple(row.get(self.key_field, "") for row in listing.rows)
+
+    def listing(self, view: PageView, index: int) -> Listing:
         view.require("table")
         total = as_int(view.text("total")) if view.exists("total") else None
-        return Listing(view.rows(), has_next=view.exists("next_page"), total=total)
+        rows = view.rows()
+        if not rows:
+            self._refuse_empty(view, index, total)
+        next_url = None
+        if view.exists("next_page"):
+            href = view.one("next_page").attributes.get("href")
+            next_url = urljoin(view.url, href) if href else None
+        return Listing(rows, has_next=view.exists("next_page"), total=total, next_url=next_url, url=view.url)
 
-    def listing_from_json(self, data: Any, page: int, url: str) -> Listing:
+    def _refuse_empty(self, view: PageView, index: int, total: int | None) -> None:
+        """No row read: an error unless the page agrees that the list is empty (never a silent `[]`)."""
+        row = self.spec.selector("row")
+        if index == 0 and total:
+            raise view.mismatch(row, f"matched nothing, but the page shows a total of {total}")
+        if self.spec.has("empty") and not view.exists("empty"):
+            raise view.mismatch(row, "matched nothing, and the page does not show its `empty` marker")
+        seen = view.looks_like_rows()
+        if seen:
+            raise view.mismatch(row, f"matched nothing, but the table holds {seen} row(s)")
+
+    def listing_from_json(self, data: Any, index: int, url: str) -> Listing:
         items = dig(data, self.spec.items)
         if not isinstance(items, list):
             raise BackendError(
-                f"page {self.name!r}: JSON has no list at {self.spec.items!r}", page=self.name, url=url
+                f"page {self.name!r}: JSON has no list at {self.spec.items!r}; {LAYOUT_HINT}",
+                page=self.name,
+                url=url,
             )
-        rows = [
-            {
-                field: _json_text(item.get(key))
-                for field, key in self.spec.json_fields.items()
-                if item.get(key) is not None
-            }
-            for item in items
-            if isinstance(item, dict)
-        ]
+        rows = [self._json_row(item, url) for item in items if isinstance(item, dict)]
         page_count = _as_count(dig(data, self.spec.pages))
         total = _as_count(dig(data, self.spec.total))
+        if not rows and index == 0 and total:
+            raise BackendError(
+                f"page {self.name!r}: the JSON list at {self.spec.items!r} is empty, but its total is "
+                f"{total}; {LAYOUT_HINT}",
+                page=self.name,
+                url=url,
+            )
         if page_count is None and total is not None:
-            per_page = len(rows) if page == 1 else None
+            per_page = self.spec.pagination.size or (len(rows) if index == 0 else None)
             page_count = math.ceil(total / per_page) if per_page else None
-        has_next = page < page_count if page_count is not None else bool(rows)
-        return Listing(rows, has_next=has_next, page_count=page_count, total=total)
+        has_next = index + 1 < page_count if page_count is not None else bool(rows)
+        return Listing(rows, has_next=has_next, page_count=page_count, total=total, url=url)
+
+    def _json_row(self, item: dict[str, Any], url: str) -> dict[str, str]:
+        row: dict[str, str] = {}
+        for name, spec in self.spec.json_fields.items():
+            value = dig(item, spec.key)
+            if value is None:
+                continue
+            try:
+                row[name] = spec.rule.apply(_json_text(value))
+            except Unreadable as exc:
+                raise BackendError(
+                    f"page {self.name!r}: JSON field {name!r} ({spec.key}) reads {exc}; {LAYOUT_HINT}",
+                    page=self.name,
+                    url=url,
+                ) from None
+        return row
 
 
 class LoginPage(PageObject):
@@ -149,6 +230,7 @@ class HomePage(PageObject):
 
 class CustomersPage(TablePage):
     name = "customers"
+    key_field = "member_id"
 
     def customers(self, listing: Listing) -> list[Customer]:
         return [
@@ -158,7 +240,7 @@ class CustomersPage(TablePage):
                 country=row.get("country", ""),
                 orders=as_int(row.get("orders")),
                 amount=as_float(row.get("amount")),
-                last_order_at=as_datetime(row.get("last_order_at")),
+                last_order_at=self.date(row.get("last_order_at"), "last_order_at"),
                 blacklisted=as_bool(row.get("blacklisted")),
             )
             for row in listing.rows
@@ -166,20 +248,30 @@ class CustomersPage(TablePage):
 
     def entries(self, listing: Listing) -> list[BlacklistEntry]:
         return [
-            BlacklistEntry(row["member_id"], row["name"], as_datetime(row.get("blacklisted_at")))
+            BlacklistEntry(
+                row["member_id"], row["name"], self.date(row.get("blacklisted_at"), "blacklisted_at")
+            )
             for row in listing.rows
             if "blacklisted" not in row or as_bool(row["blacklisted"])
         ]
 
-    def removal_form(self, view: PageView, member_id: str) -> Form | None:
-        """The form behind the row's *Remove* control, or None when the buyer is not on this page."""
+    def removal_request(self, view: PageView, member_id: str) -> Form | None:
+        """What the row's *Remove* control sends: its link (a GET, often carrying the site's token in its
+        query) or its enclosing form; None when the buyer is not on this page."""
         control = view.row_action(member_id, "remove")
         if control is None:
             return None
+        href = control.attributes.get("href")
+        if control.tag == "a" and href and not href.startswith(("#", "javascript:")):
+            return Form(urljoin(view.url, href), "get", {})
         try:
             return view.form(control)
         except ValueError:
-            raise view.mismatch(self.spec.row_actions["remove"], "is not inside a form") from None
+            raise view.mismatch(
+                self.spec.row_actions["remove"],
+                "is neither a link nor inside a form, so it cannot be used over http: set "
+                '`action_strategy = "browser"` on [pages.customers] to click it in the browser',
+            ) from None
 
     def remove_css(self) -> str:
         return self.spec.row_actions["remove"].css
@@ -193,11 +285,17 @@ class CustomersPage(TablePage):
 
 class OrdersPage(TablePage):
     name = "orders"
+    key_field = "order_id"
+
+    def created_after(self, when: datetime) -> str:
+        """`{created_after}` as the site wants it: its format, in its zone."""
+        zone = self.spec.created_after_timezone or self.site.timezone
+        return format_date(when, self.spec.created_after_format, zone)
 
     def orders(self, listing: Listing) -> list[Order]:
         out = []
         for row in listing.rows:
-            created = as_datetime(row.get("created_at"))
+            created = self.date(row.get("created_at"), "created_at")
             if created is None:
                 raise BackendError(
                     f"page 'orders': unreadable created_at {row.get('created_at')!r}", page=self.name
@@ -232,7 +330,9 @@ class OrderDetailPage(PageObject):
             form = view.form(node)
         except ValueError:
             raise view.mismatch(
-                self.spec.selector("blacklist_action"), "is neither a link nor in a form"
+                self.spec.selector("blacklist_action"),
+                "is neither a link nor in a form, so it cannot be used over http: set "
+                '`action_strategy = "browser"` on [pages.order_detail] to click it in the browser',
             ) from None
         return form.action, form
 
@@ -246,6 +346,10 @@ class BuyerPage(PageObject):
 
 class BlacklistConfirmPage(PageObject):
     name = "blacklist_confirm"
+
+    def link(self, member_id: str, name: str) -> str:
+        """The blacklist link for a buyer (the only place it is built)."""
+        return self.url("url", member_id=member_id, name=name)
 
     def early_outcome(self, view: PageView) -> BlacklistOutcome | None:
         """The backend's answer when it gives one instead of the confirmation form."""
@@ -269,7 +373,14 @@ class BlacklistConfirmPage(PageObject):
                     f"selector 'member_id' ({selector.css}) shows {shown!r}, "
                     f"not the requested {member_id!r}; nothing submitted"
                 )
-        return view.form(view.one("confirm"))
+        try:
+            return view.form(view.one("confirm"))
+        except ValueError:
+            raise view.mismatch(
+                self.spec.selector("confirm"),
+                "is not inside a form, so it cannot be submitted over http: set "
+                '`action_strategy = "browser"` on [pages.blacklist_confirm] to click it in the browser',
+            ) from None
 
     def name_shown_instead(self, view: PageView, name: str) -> str | None:
         """The name the page shows for the buyer when it is not `name` (compared as pages are read)."""

@@ -3,35 +3,46 @@
 A file is named by a shipped stem (`mock-v1`, looked up in the repository's `selectors/` or, in an
 installed wheel, `agent/_shipped_selectors`) or by a path. A user override is deep-merged on top, then the
 result is validated against the names the page objects read (see selectors/README.md), so a broken file
-fails at start-up with a `ConfigError` naming the file and the key, not halfway through a blacklist run.
+fails at start-up with a `ConfigError` naming the file and the key, not halfway through a blacklist run:
+every CSS selector is parsed, every regular expression compiled, every date format and timezone tried.
+
+Python never names a URL template: each page owns its URLs (`[pages.<page>] url`, and the variants its
+page object reads, such as the customers page's `blacklisted_url`), which may be written in place or name
+a template of the shared `[urls]` table.
 """
 
 from __future__ import annotations
 
-import re
 import string
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal
 from urllib.parse import quote
 
+from agent.backend.values import ISO, ValueRule
 from agent.errors import ConfigError
 
 Strategy = Literal["http", "json", "browser"]
 STRATEGIES: tuple[Strategy, ...] = ("http", "json", "browser")
+ActionStrategy = Literal["http", "browser"]
+PaginationMode = Literal["page", "offset", "next_link"]
+PAGINATION_MODES: tuple[PaginationMode, ...] = ("page", "offset", "next_link")
 
 # What each page object reads. A name ending in "?" may be left out of a file.
 PAGE_CONTRACT: dict[str, dict[str, tuple[str, ...]]] = {
     "login": {
+        "urls": ("url",),
         "selectors": ("form", "username", "password", "submit", "error?"),
         "outcomes": ("invalid?", "locked?"),
     },
-    "otp": {"selectors": ("form", "code", "submit", "error?")},
-    "home": {"selectors": ("customers_entry",)},
+    "otp": {"urls": ("url?",), "selectors": ("form", "code", "submit", "error?")},
+    "home": {"urls": ("url",), "selectors": ("customers_entry",)},
     "customers": {
-        "selectors": ("table", "row", "next_page?", "total?", "csrf_token?"),
+        "urls": ("url", "blacklisted_url"),
+        "selectors": ("table", "row", "next_page?", "total?", "empty?", "csrf_token?"),
         "fields": (
             "member_id",
             "name",
@@ -46,12 +57,17 @@ PAGE_CONTRACT: dict[str, dict[str, tuple[str, ...]]] = {
         "outcomes": ("removed?",),
     },
     "orders": {
-        "selectors": ("table", "row", "next_page?", "csrf_token?"),
+        "urls": ("url", "since_url?"),
+        "selectors": ("table", "row", "next_page?", "total?", "empty?", "csrf_token?"),
         "fields": ("order_id", "member_id", "buyer_name", "created_at", "status?", "amount?"),
     },
-    "order_detail": {"selectors": ("buyer_block", "member_id", "buyer_name", "blacklist_action")},
-    "buyer": {"selectors": ("member_id", "name")},
+    "order_detail": {
+        "urls": ("url",),
+        "selectors": ("buyer_block", "member_id", "buyer_name", "blacklist_action"),
+    },
+    "buyer": {"urls": ("url",), "selectors": ("member_id", "name")},
     "blacklist_confirm": {
+        "urls": ("url",),
         "selectors": ("form", "confirm", "member_id?", "name?"),
         "outcomes": ("added?", "already_blacklisted?", "name_mismatch?", "unknown_buyer?", "blacklist_full?"),
     },
@@ -61,36 +77,43 @@ PAGE_CONTRACT: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 OPTIONAL_PAGES = frozenset({"otp", "buyer"})
-REQUIRED_URLS = ("login", "home", "customers", "blacklisted", "orders", "order_detail", "blacklist_link")
-_PAGE_KEYS = frozenset(
-    {
-        "url",
-        "strategy",
-        "selectors",
-        "fields",
-        "row_actions",
-        "outcomes",
-        "api",
-        "items",
-        "total",
-        "pages",
-        "json_fields",
-        "csrf_header",
-        "description",
-    }
-)
+TABLE_PAGES = frozenset({"customers", "orders"})
+# The placeholders each URL role is filled with (a template may use fewer).
+URL_PARAMS: dict[str, frozenset[str]] = {
+    "login": frozenset(),
+    "otp": frozenset(),
+    "home": frozenset(),
+    "customers": frozenset({"page", "offset", "limit"}),
+    "orders": frozenset({"page", "offset", "limit", "created_after"}),
+    "order_detail": frozenset({"order_id"}),
+    "buyer": frozenset({"member_id"}),
+    "blacklist_confirm": frozenset({"member_id", "name"}),
+}
 _SHIPPED_IN_WHEEL = Path(__file__).resolve().parent.parent / "_shipped_selectors"
 _SHIPPED_IN_REPO = Path(__file__).resolve().parent.parent.parent / "selectors"
 
 
 @dataclass(frozen=True, slots=True)
 class Selector:
-    """A named CSS selector; `attr` reads an attribute instead of the text."""
+    """A named CSS selector; `attr` reads an attribute instead of the text; `rule` turns the text into a
+    value (pattern, word map); `formats` are the date formats of a date field."""
 
     name: str
     css: str
     optional: bool = False
     attr: str | None = None
+    rule: ValueRule = field(default_factory=ValueRule)
+    formats: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class JsonField:
+    """Where a field is in a JSON item (a dotted path), and how its value is read."""
+
+    name: str
+    key: str
+    rule: ValueRule = field(default_factory=ValueRule)
+    formats: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +122,22 @@ class Outcome:
 
     name: str
     css: str
-    text: re.Pattern[str] | None = None
+    text: Any = None  # re.Pattern[str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Pagination:
+    """How a table's pages are addressed: `{page}` counted from `first`, `{offset}`/`{limit}` with `size`
+    rows a page, or the `next_page` link followed (one page at a time)."""
+
+    mode: PaginationMode = "page"
+    first: int = 1
+    size: int | None = None
+
+    def params(self, index: int) -> dict[str, object]:
+        """Placeholders for the page at 0-based `index`."""
+        size = self.size or 0
+        return {"page": self.first + index, "offset": index * size, "limit": size}
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,17 +145,22 @@ class PageSpec:
     """One page object's part of a selectors file."""
 
     name: str
-    url: str | None
+    urls: dict[str, str]
     strategy: Strategy
+    action_strategy: ActionStrategy
     selectors: dict[str, Selector]
     fields: dict[str, Selector] = field(default_factory=dict)
     row_actions: dict[str, Selector] = field(default_factory=dict)
     outcomes: dict[str, Outcome] = field(default_factory=dict)
+    pagination: Pagination = field(default_factory=Pagination)
     items: str = "items"
     total: str | None = None
     pages: str | None = None
-    json_fields: dict[str, str] = field(default_factory=dict)
+    json_fields: dict[str, JsonField] = field(default_factory=dict)
     csrf_header: str | None = None
+    created_after_format: str = ISO
+    created_after_timezone: tzinfo | None = None
+    source: str = ""
 
     def selector(self, name: str) -> Selector:
         try:
@@ -130,17 +173,31 @@ class PageSpec:
     def has(self, name: str) -> bool:
         return name in self.selectors
 
+    def has_url(self, role: str) -> bool:
+        return role in self.urls
+
+    def url(self, role: str = "url", /, **params: object) -> str:
+        """Fill one of this page's URL templates, percent-encoding every value."""
+        try:
+            template = self.urls[role]
+        except KeyError:
+            raise ConfigError(
+                f"{self.source}: page {self.name!r} has no {role!r}", key=f"pages.{self.name}.{role}"
+            ) from None
+        return fill_template(template, params, where=f"{self.source}: pages.{self.name}.{role}")
+
 
 @dataclass(frozen=True, slots=True)
 class SiteSelectors:
-    """A validated selectors file: site info, URL templates and page specs."""
+    """A validated selectors file: site info, its timezone and date formats, and page specs."""
 
     source: str
     name: str
     layout: str
     description: str
-    urls: dict[str, str]
     pages: dict[str, PageSpec]
+    timezone: tzinfo = UTC
+    date_formats: tuple[str, ...] = (ISO,)
 
     def page(self, name: str) -> PageSpec:
         try:
@@ -148,18 +205,9 @@ class SiteSelectors:
         except KeyError:
             raise ConfigError(f"{self.source}: no [pages.{name}] section", key=f"pages.{name}") from None
 
-    def has_url(self, name: str) -> bool:
-        return name in self.urls
-
-    def url(self, template_name: str, /, **params: object) -> str:
-        """Fill a URL template, percent-encoding every value so each stays exactly one value."""
-        try:
-            template = self.urls[template_name]
-        except KeyError:
-            raise ConfigError(
-                f"{self.source}: no URL template {template_name!r}", key=f"urls.{template_name}"
-            ) from None
-        return fill_template(template, params, where=f"{self.source}: urls.{template_name}")
+    def url(self, page: str, /, **params: object) -> str:
+        """The URL of page `page` (its `url`), filled with `params`."""
+        return self.page(page).url("url", **params)
 
 
 def fill_template(template: str, params: Mapping[str, object], *, where: str) -> str:
@@ -172,6 +220,10 @@ def fill_template(template: str, params: Mapping[str, object], *, where: str) ->
             raise ConfigError(f"{where}: placeholder {{{placeholder}}} cannot be filled", key=where)
         out.append(quote(str(params[placeholder]), safe=""))
     return "".join(out)
+
+
+def placeholders(template: str) -> set[str]:
+    return {p for _, p, _, _ in string.Formatter().parse(template) if p is not None}
 
 
 def shipped_dir() -> Path:
@@ -197,6 +249,8 @@ def resolve_path(spec: str) -> Path:
 
 def load_selectors(spec: str, override: Path | None = None) -> SiteSelectors:
     """Load, merge and validate a selectors file; raises ConfigError naming the file and the key."""
+    from agent.backend.selectors_reader import parse_selectors
+
     path = resolve_path(spec)
     data = _read_toml(path, "backend.selectors")
     source = str(path)
@@ -208,6 +262,12 @@ def load_selectors(spec: str, override: Path | None = None) -> SiteSelectors:
         data = deep_merge(data, _read_toml(override, "backend.selectors_override"))
         source = f"{path} + {override}"
     return parse_selectors(data, source=source)
+
+
+def parse_selectors(data: Mapping[str, Any], *, source: str) -> SiteSelectors:
+    from agent.backend.selectors_reader import parse_selectors as parse
+
+    return parse(data, source=source)
 
 
 def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
@@ -229,141 +289,3 @@ def _read_toml(path: Path, key: str) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {exc}", key=key) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}", key=key) from None
-
-
-class _Reader:
-    """Validation helpers that name the file and the dotted key of every problem."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def fail(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{self.source}: {key}: {problem}", key=key)
-
-    def table(self, data: Mapping[str, Any], key: str, name: str, *, required: bool = True) -> dict[str, Any]:
-        value = data.get(name)
-        if value is None and not required:
-            return {}
-        if not isinstance(value, Mapping):
-            raise self.fail(
-                f"{key}.{name}" if key else name, "missing table" if value is None else "must be a table"
-            )
-        return dict(value)
-
-    def text(self, value: Any, key: str) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(key, "must be a non-empty string")
-        return value
-
-    def selector(self, name: str, value: Any, key: str) -> Selector:
-        if isinstance(value, str):
-            return Selector(name, self.text(value, key))
-        if not isinstance(value, Mapping):
-            raise self.fail(key, "must be a CSS string or a table with `css`")
-        unknown = set(value) - {"css", "optional", "attr"}
-        if unknown:
-            raise self.fail(key, f"unknown keys {sorted(unknown)}")
-        optional = value.get("optional", False)
-        if not isinstance(optional, bool):
-            raise self.fail(f"{key}.optional", "must be true or false")
-        attr = value.get("attr")
-        if attr is not None:
-            attr = self.text(attr, f"{key}.attr")
-        return Selector(name, self.text(value.get("css"), f"{key}.css"), optional, attr)
-
-    def outcome(self, name: str, value: Any, key: str) -> Outcome:
-        if isinstance(value, str):
-            return Outcome(name, self.text(value, key))
-        if not isinstance(value, Mapping) or set(value) - {"css", "text"}:
-            raise self.fail(key, "must be a CSS string or a table with `css` and optional `text`")
-        pattern = None
-        if "text" in value:
-            try:
-                pattern = re.compile(self.text(value["text"], f"{key}.text"))
-            except re.error as exc:
-                raise self.fail(f"{key}.text", f"not a valid regular expression: {exc}") from None
-        return Outcome(name, self.text(value.get("css"), f"{key}.css"), pattern)
-
-
-def parse_selectors(data: Mapping[str, Any], *, source: str) -> SiteSelectors:
-    r = _Reader(source)
-    site = r.table(data, "", "site")
-    urls_raw = r.table(data, "", "urls")
-    urls = {name: r.text(value, f"urls.{name}") for name, value in urls_raw.items()}
-    for name in REQUIRED_URLS:
-        if name not in urls:
-            raise r.fail(f"urls.{name}", "missing URL template")
-    for needed in ("member_id", "name"):
-        if f"{{{needed}}}" not in urls["blacklist_link"]:
-            raise r.fail("urls.blacklist_link", f"must contain {{{needed}}}")
-    pages_raw = r.table(data, "", "pages")
-    pages: dict[str, PageSpec] = {}
-    for page_name in pages_raw:
-        if page_name not in PAGE_CONTRACT:
-            raise r.fail(f"pages.{page_name}", f"unknown page; known pages: {', '.join(PAGE_CONTRACT)}")
-        pages[page_name] = _parse_page(r, page_name, r.table(pages_raw, "pages", page_name), urls)
-    for page_name in PAGE_CONTRACT:
-        if page_name not in pages and page_name not in OPTIONAL_PAGES:
-            raise r.fail(f"pages.{page_name}", "missing page section")
-    return SiteSelectors(
-        source=source,
-        name=r.text(site.get("name"), "site.name"),
-        layout=str(site.get("layout", "")),
-        description=str(site.get("description", "")),
-        urls=urls,
-        pages=pages,
-    )
-
-
-def _parse_page(r: _Reader, name: str, raw: dict[str, Any], urls: dict[str, str]) -> PageSpec:
-    key = f"pages.{name}"
-    unknown = set(raw) - _PAGE_KEYS
-    if unknown:
-        raise r.fail(key, f"unknown keys {sorted(unknown)}")
-    strategy = raw.get("strategy", "browser")
-    if strategy not in STRATEGIES:
-        raise r.fail(f"{key}.strategy", f"must be one of {', '.join(STRATEGIES)}")
-    url = raw.get("url")
-    if url is not None and url not in urls:
-        raise r.fail(f"{key}.url", f"names no template in [urls] ({url!r})")
-    if "api" in raw:
-        if url is None:
-            raise r.fail(f"{key}.api", "needs `url` (the api is the JSON source of that URL)")
-        urls.setdefault(f"{url}_api", r.text(raw["api"], f"{key}.api"))
-    groups: dict[str, dict[str, Any]] = {}
-    contract = PAGE_CONTRACT[name]
-    for group in ("selectors", "fields", "row_actions", "outcomes"):
-        groups[group] = r.table(raw, key, group, required=group == "selectors")
-        names = contract.get(group, ())
-        for wanted in names:
-            if not wanted.endswith("?") and wanted not in groups[group]:
-                raise r.fail(f"{key}.{group}.{wanted}", "missing (the agent reads it)")
-    if strategy == "json":
-        if url is None or f"{url}_api" not in urls:
-            raise r.fail(f"{key}.api", "a JSON page needs `url` and an `api` (or a `<url>_api` URL template)")
-        json_fields = r.table(raw, key, "json_fields")
-        if "csrf_header" in raw and "csrf_token" not in groups["selectors"]:
-            raise r.fail(f"{key}.selectors.csrf_token", "needed by csrf_header (where to read the token)")
-        for wanted in contract.get("fields", ()):
-            if not wanted.endswith("?") and wanted not in json_fields:
-                raise r.fail(f"{key}.json_fields.{wanted}", "missing (the agent reads it)")
-    else:
-        json_fields = r.table(raw, key, "json_fields", required=False)
-    return PageSpec(
-        name=name,
-        url=url,
-        strategy=cast(Strategy, strategy),
-        selectors={n: r.selector(n, v, f"{key}.selectors.{n}") for n, v in groups["selectors"].items()},
-        fields={n: r.selector(n, v, f"{key}.fields.{n}") for n, v in groups["fields"].items()},
-        row_actions={n: r.selector(n, v, f"{key}.row_actions.{n}") for n, v in groups["row_actions"].items()},
-        outcomes={n: r.outcome(n, v, f"{key}.outcomes.{n}") for n, v in groups["outcomes"].items()},
-        items=str(raw.get("items", "items")),
-        total=_opt_str(raw.get("total")),
-        pages=_opt_str(raw.get("pages")),
-        json_fields={n: r.text(v, f"{key}.json_fields.{n}") for n, v in json_fields.items()},
-        csrf_header=_opt_str(raw.get("csrf_header")),
-    )
-
-
-def _opt_str(value: Any) -> str | None:
-    return str(value) if value is not None else None

@@ -24,11 +24,20 @@ from agent.cli.app import (
     console,
     print_json,
     settings_from,
+    warn,
 )
 from agent.config import Settings
-from agent.errors import AgentError, HubRejected, KeyringUnavailable, LoginNeedsHuman, SecretMissing
+from agent.errors import (
+    AgentError,
+    HubRejected,
+    KeyringUnavailable,
+    LoginNeedsHuman,
+    SecretMissing,
+    SelectorNotFound,
+)
 from agent.log import redact, with_config
 from agent.secrets import SecretName, backend_password, check_keyring, env_secret
+from agent.sync.reasons import reasons_warning
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +69,12 @@ def _run(name: str, probe: Callable[[], str], hint: str) -> Check:
         logger.info("doctor check %r failed", name, exc_info=exc)
         detail = str(exc) if isinstance(exc, AgentError) else f"{type(exc).__name__}: {exc}"
         return Check(name, "fail", redact(detail.strip().splitlines()[0] if detail.strip() else detail), hint)
+
+
+SELECTORS_HINT = (
+    "the seller center's pages may have changed: fix the selectors file named by backend.selectors "
+    "(or add backend.selectors_override), see the selectors guide in selectors/README.md"
+)
 
 
 def _selectors(settings: Settings) -> str:
@@ -97,8 +112,12 @@ def _keyring(settings: Settings) -> str:
 
 
 def _login(settings: Settings) -> str:
+    from agent.backend.login_guard import LoginGuard
     from agent.cli.app import open_store
 
+    refusal = LoginGuard(settings.session_path).refusal()
+    if refusal is not None:  # checking would be one more try of a refused password: say so instead
+        raise _CheckFailed(refusal.describe(), "run `blacklist-agent login` with the current password")
     try:
         password = backend_password(settings)
     except SecretMissing as exc:
@@ -108,6 +127,8 @@ def _login(settings: Settings) -> str:
             store.ensure_session()
     except LoginNeedsHuman as exc:
         raise _CheckFailed(str(exc), "run `blacklist-agent login --interactive`") from None
+    except SelectorNotFound as exc:  # the pages, not the password: logging in again would not help
+        raise _CheckFailed(str(exc), SELECTORS_HINT) from None
     return f"logged in as {settings.backend.username}"
 
 
@@ -144,7 +165,12 @@ def checks_for(settings: Settings, path: Path) -> list[Check]:
     checks = [Check("config", "ok", str(path))]
     s = settings
     checks.append(
-        _run("selectors", lambda: _selectors(s), "check backend.selectors / backend.selectors_override")
+        _run(
+            "selectors",
+            lambda: _selectors(s),
+            "fix the key named above in backend.selectors / backend.selectors_override "
+            "(the selectors guide: selectors/README.md)",
+        )
     )
     checks.append(
         _run(
@@ -191,6 +217,20 @@ def checks_for(settings: Settings, path: Path) -> list[Check]:
     return checks
 
 
+def _reasons_warning(ctx: typer.Context) -> str | None:
+    """When policy.reasons can match nothing (agent.sync.reasons); None when the config does not load."""
+    from agent.session import AgentSession
+
+    try:
+        settings = settings_from(ctx)
+        if not settings.state_db_path.exists():
+            return reasons_warning(settings.policy.reasons, settings.sharing.default_reason, [])
+        with AgentSession(settings) as agent:
+            return agent.reasons_warning()
+    except AgentError:
+        return None
+
+
 _MARKS = {"ok": "[green]ok  [/]", "fail": "[bold red]FAIL[/]", "skip": "[dim]skip[/]"}
 
 
@@ -208,6 +248,9 @@ def doctor(ctx: typer.Context, json_output: JsonOption = False) -> None:
             if check.failed and check.hint:
                 line += f"\n{'':16}[yellow]hint:[/] {escape(check.hint)}"
             console.print(line, soft_wrap=True)
+        policy_warning = _reasons_warning(ctx)
+        if policy_warning:
+            warn(policy_warning)
     if any(c.failed for c in checks):
         if cli_state(ctx).verbosity == 0 and not json_output:
             console.print("(details of each failure are in the log file; -v shows them here)", style="dim")

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import webbrowser
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from agent.cli.app import EXIT_USAGE, app, config_path, console, fail, settings_from, warn
 from agent.errors import ConfigError
+
+if TYPE_CHECKING:
+    from agent.ui.server import DashboardServer
+    from agent.ui.tray import Tray
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +29,13 @@ def ui_command(
     no_open: Annotated[
         bool, typer.Option("--no-open", help="Do not open the browser; just print the link.")
     ] = False,
+    tray: Annotated[
+        bool | None,
+        typer.Option(
+            "--tray/--no-tray",
+            help="Show a tray icon (Open dashboard, Sync now, Quit). Default: where the desktop has a tray.",
+        ),
+    ] = None,
 ) -> None:
     """Open the dashboard in your browser: set up, share, sync, review and undo without the terminal.
 
@@ -47,4 +59,30 @@ def ui_command(
     console.print("The link works once. Ctrl+C stops the dashboard.", style="dim")
     if not no_open and not webbrowser.open(link):
         warn("could not open a browser here; open the link above in yours")
+    icon = _tray_for(server, wanted=tray)
+    if icon is not None and sys.platform == "darwin":  # macOS draws the menu bar from the main thread only
+        server.start()
+        try:
+            icon.run()
+        finally:
+            server.stop()
+        return
+    if icon is not None:
+        icon.start()
     server.serve_forever()
+
+
+def _tray_for(server: DashboardServer, *, wanted: bool | None) -> Tray | None:
+    """The tray icon when asked for (or, by default, when this desktop has a tray); None otherwise."""
+    from agent.ui.tray import Tray, TrayActions, tray_problem
+
+    if wanted is False:
+        return None
+    problem = tray_problem()
+    if problem is not None:
+        if wanted:
+            warn(f"no tray icon: {problem}; the dashboard works without it")
+        else:
+            logger.info("no tray icon: %s", problem)
+        return None
+    return Tray(TrayActions(server))

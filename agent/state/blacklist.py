@@ -16,6 +16,7 @@ from typing import Any
 from agent.hub_models import Report
 from agent.models import BlacklistEntry, KnownEntry, Origin
 from agent.state.db import Database, dumps, from_iso, iso, now
+from agent.state.record import queue_record_change
 from agent.state.records import AgentEntry, AllowlistEntry, BlacklistRow
 
 _CAPACITY = "blacklist_capacity"
@@ -37,16 +38,35 @@ class BlacklistBook:
             (entry.member_id, entry.name, iso(entry.blacklisted_at), iso(now())),
         )
 
-    def add_automatic(self, member_id: str, name: str, *, provenance: dict[str, Any], score: int) -> None:
+    def add_automatic(
+        self, member_id: str, name: str, *, provenance: dict[str, Any], score: int, to_hub: bool = True
+    ) -> None:
+        """Record an entry the agent added; the hub's private record learns it too (docs/safety.md
+        rule 10), unless `to_hub` is False (the entry came from that record)."""
         at = iso(now())
         self._db.execute(
             "INSERT OR REPLACE INTO blacklist (member_id, name, origin, blacklisted_at, first_seen_at, "
             "provenance, score, added_at) VALUES (?, ?, 'agent', ?, ?, ?, ?, ?)",
             (member_id, name, at, at, dumps(provenance), score, at),
         )
+        if to_hub:
+            queue_record_change(self._db, "auto", "add", member_id, name)
+
+    def make_automatic(self, member_id: str, provenance: dict[str, Any]) -> None:
+        """An entry taken for the seller's turns out to be the agent's (the hub's record says so)."""
+        self._db.execute(
+            "UPDATE blacklist SET origin = 'agent', provenance = ?, score = coalesce(score, 0), "
+            "added_at = coalesce(added_at, blacklisted_at, first_seen_at) WHERE member_id = ?",
+            (dumps(provenance), member_id),
+        )
 
     def forget(self, member_id: str) -> None:
+        row = self._db.execute("SELECT origin FROM blacklist WHERE member_id = ?", (member_id,)).fetchone()
         self._db.execute("DELETE FROM blacklist WHERE member_id = ?", (member_id,))
+        if row is not None and row["origin"] == "agent":
+            # Gone from the store: a report by hand about this buyer counts again on the hub
+            # (docs/safety.md rule 10).
+            queue_record_change(self._db, "auto", "remove", member_id, None)
 
     def automatic(self) -> dict[str, AgentEntry]:
         """The entries the agent added, oldest first."""
@@ -129,18 +149,28 @@ class Allowlist:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def add(self, member_id: str, name: str | None, reason: str) -> bool:
-        """Put a buyer on the allowlist (and off the review list); False when already there."""
+    def add(self, member_id: str, name: str | None, reason: str, *, to_hub: bool = True) -> bool:
+        """Put a buyer on the allowlist (and off the review list); False when already there.
+
+        The hub's private record learns it too (docs/safety.md rule 10), unless `to_hub` is False (it
+        came from there).
+        """
         cursor = self._db.execute(
             "INSERT OR IGNORE INTO allowlist (member_id, name, reason, created_at) VALUES (?, ?, ?, ?)",
             (member_id, name, reason, iso(now())),
         )
         self._db.execute("DELETE FROM review WHERE member_id = ?", (member_id,))
-        return cursor.rowcount > 0
+        added = cursor.rowcount > 0
+        if added and to_hub:
+            queue_record_change(self._db, "allow", "add", member_id, name)
+        return added
 
     def remove(self, member_id: str) -> bool:
         """Take a buyer off the allowlist; False when not there."""
-        return self._db.execute("DELETE FROM allowlist WHERE member_id = ?", (member_id,)).rowcount > 0
+        removed = self._db.execute("DELETE FROM allowlist WHERE member_id = ?", (member_id,)).rowcount > 0
+        if removed:
+            queue_record_change(self._db, "allow", "remove", member_id, None)
+        return removed
 
     def ids(self) -> set[str]:
         return {r[0] for r in self._db.execute("SELECT member_id FROM allowlist")}

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
+from agent.paths import private_dir, private_file
 from agent.state.schema import migrate
 
 logger = logging.getLogger(__name__)
@@ -53,7 +54,13 @@ class Database:
 
     @classmethod
     def open(cls, path: Path) -> Self:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Owner-only: the state names buyers and orders. SQLite gives the -wal and -shm files the
+        # database file's mode; older agents' files are tightened here too.
+        private_dir(path.parent)
+        private_file(path)
+        for extra in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if extra.exists():
+                private_file(extra)
         conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode = WAL")

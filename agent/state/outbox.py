@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from agent.hub_models import Report
+from agent.hub_models import Report, valid_member_id
 from agent.state.db import Database, from_iso, iso, now
 from agent.state.records import OutboxItem
 
@@ -22,10 +22,22 @@ class Outbox:
 
     def _queue(self, action: str, member_id: str, name: str, reason: str, at: datetime | None) -> None:
         # The latest wish per buyer wins: a withdrawal replaces a report still waiting, and vice versa.
+        # An id the hub would never accept is set aside at once (rejected, visible in `status`): sent, it
+        # could only fail, and it must never become part of a request path.
+        bad = not valid_member_id(member_id)
         self._db.execute(
-            "INSERT OR REPLACE INTO outbox (member_id, action, name, reason, reported_at, queued_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (member_id, action, name, reason, iso(at), iso(now())),
+            "INSERT OR REPLACE INTO outbox (member_id, action, name, reason, reported_at, queued_at, "
+            "rejected, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                member_id,
+                action,
+                name,
+                reason,
+                iso(at),
+                iso(now()),
+                int(bad),
+                "not a member id the hub accepts" if bad else None,
+            ),
         )
 
     def items(self, *, include_rejected: bool = False) -> list[OutboxItem]:

@@ -134,7 +134,23 @@ CREATE TABLE cycles (
 );
 """
 
-MIGRATIONS: list[str] = [_V1]
+_V2 = """
+-- The sum of the counting reporters' standings (hubs that send it); NULL: count one per reporter.
+ALTER TABLE shared_entries ADD COLUMN weight REAL;
+
+-- Changes of this seller's private record on the hub (what the agent added, the allowlist) waiting to be
+-- sent: the latest wish per list and buyer.
+CREATE TABLE record_outbox (
+    list TEXT NOT NULL CHECK (list IN ('auto', 'allow')),
+    member_id TEXT NOT NULL,
+    op TEXT NOT NULL CHECK (op IN ('add', 'remove')),
+    name TEXT,
+    queued_at TEXT NOT NULL,
+    PRIMARY KEY (list, member_id)
+);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

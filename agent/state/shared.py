@@ -28,6 +28,7 @@ def _entry_from_row(row: Any) -> SharedEntry:
         reasons=json.loads(row["reasons"]),
         first_reported_at=from_iso(row["first_reported_at"]),
         last_reported_at=from_iso(row["last_reported_at"]),
+        weight=row["weight"],
     )
 
 
@@ -39,6 +40,9 @@ class SharedList:
         rows = self._db.execute("SELECT * FROM shared_entries")
         return {r["member_id"]: _entry_from_row(r) for r in rows}
 
+    def count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM shared_entries").fetchone()[0])
+
     def get(self, member_id: str) -> SharedEntry | None:
         row = self._db.execute("SELECT * FROM shared_entries WHERE member_id = ?", (member_id,)).fetchone()
         return None if row is None else _entry_from_row(row)
@@ -46,7 +50,7 @@ class SharedList:
     def upsert(self, entries: Iterable[SharedEntry], generation: int) -> None:
         self._db.conn.executemany(
             "INSERT OR REPLACE INTO shared_entries (member_id, name, reporters, score, reasons, "
-            "first_reported_at, last_reported_at, generation) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "first_reported_at, last_reported_at, generation, weight) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     e.member_id,
@@ -57,6 +61,7 @@ class SharedList:
                     iso(e.first_reported_at),
                     iso(e.last_reported_at),
                     generation,
+                    e.weight,
                 )
                 for e in entries
             ],

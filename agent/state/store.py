@@ -6,6 +6,7 @@
     state.shared      the pooled list cached from the feed; state.feed: the cursor    (shared.py)
     state.orders      orders read from the store                                      (orders.py)
     state.outbox      reports and withdrawals waiting for the hub                     (outbox.py)
+    state.record      changes of the hub's private record waiting to be sent          (record.py)
     state.intents, state.audit, state.alerts, state.review, state.rejections, state.cycles  (journal.py)
 
 The repositories share the connection and its transactions (`state.transaction()`, `state.dry_run()`), so
@@ -22,6 +23,7 @@ from agent.state.db import Database
 from agent.state.journal import Alerts, AuditLog, Cycles, Intents, Rejections, ReviewList
 from agent.state.orders import OrderBook
 from agent.state.outbox import Outbox
+from agent.state.record import RecordOutbox
 from agent.state.shared import FeedPosition, SharedList
 
 
@@ -35,6 +37,7 @@ class LocalState(Database):
         self.feed = FeedPosition(self)
         self.orders = OrderBook(self)
         self.outbox = Outbox(self)
+        self.record = RecordOutbox(self)
         self.intents = Intents(self)
         self.audit = AuditLog(self)
         self.alerts = Alerts(self)

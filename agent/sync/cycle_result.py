@@ -153,7 +153,7 @@ class ShareReport:
     outcome: str = "ok"
     blacklist_size: int = 0
     sellers_entries: int = 0  # the seller's own: what is shared
-    agent_entries_kept_private: int = 0  # added by the agent: never pushed (rule 1)
+    agent_entries_kept_private: int = 0  # added by the agent: never pushed (docs/safety.md rule 1)
     pushed: int = 0  # created or updated on the hub
     unchanged: int = 0
     withdrawn: int = 0
@@ -161,6 +161,7 @@ class ShareReport:
     to_push: list[str] = field(default_factory=list)  # dry run: the member ids that would be pushed
     to_withdraw: list[str] = field(default_factory=list)  # dry run: the member ids that would be withdrawn
     names: dict[str, str] = field(default_factory=dict)  # dry run: member id → name, for what would be pushed
+    notes: list[str] = field(default_factory=list)  # e.g. the hub's record restored first (new data dir)
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -184,6 +185,7 @@ class ShareReport:
             str(self.agent_entries_kept_private),
         )
         parts: list[RenderableType] = [table]
+        parts += [Text(note) for note in self.notes]
         parts += [Text(f"error: {e}", style="red") for e in self.errors]
         return Group(*parts)
 

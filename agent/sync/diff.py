@@ -4,8 +4,8 @@ The one subtle part is crash safety: before the agent adds or removes an entry i
 If the process died between the backend acting and the result being saved, the intent is still pending,
 and the next read of the blacklist settles it. An entry that appeared with a pending "add" intent is the
 agent's, not a new manual entry (otherwise it would be pushed to the hub as this seller's report,
-breaking rule 1); an entry that vanished with a pending "remove" intent was removed by the agent, not by
-the seller (otherwise it would be allowlisted by mistake).
+breaking docs/safety.md rule 1); an entry that vanished with a pending "remove" intent was removed by the
+agent, not by the seller (otherwise it would be allowlisted by mistake).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from agent.models import BlacklistEntry, KnownEntry, PendingIntent
 class BlacklistDiff:
     new_manual: list[BlacklistEntry] = field(default_factory=list)  # → reports to push
     removed_manual: list[KnownEntry] = field(default_factory=list)  # → withdrawals
-    removed_by_seller: list[KnownEntry] = field(default_factory=list)  # agent entries → allowlist (rule 3)
+    # agent entries → allowlist (docs/safety.md rule 3)
+    removed_by_seller: list[KnownEntry] = field(default_factory=list)
     confirmed_adds: list[PendingIntent] = field(default_factory=list)  # the agent's add did happen
     lost_adds: list[PendingIntent] = field(default_factory=list)  # it did not: the policy decides again
     confirmed_removals: list[PendingIntent] = field(default_factory=list)

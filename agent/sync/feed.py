@@ -4,21 +4,29 @@ Each page is saved together with the cursor in one transaction, so a crash resum
 A full pull (first run, or after 410 Gone) tags the entries it sees with a new generation and, once
 complete, drops the older ones: entries that vanished while we were away disappear without tombstones.
 Until the full pull completes, the old entries stay, so nothing is retracted by mistake half-way.
+
+A hostile or broken hub cannot make a pull endless or the cache unbounded (docs/safety.md, "A hostile or
+broken hub"): at most `MAX_PAGES_PER_CYCLE` pages per cycle (the rest comes next cycle, from the saved
+cursor), a cursor that does not move forward is a `HubBadAnswer`, and the cache holds at most
+`MAX_SHARED_ENTRIES` buyers. Changes the hub client could not read are skipped and listed in the result.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
-from agent.errors import FeedCursorExpired
+from agent.errors import FeedCursorExpired, HubBadAnswer
 from agent.hub_client import HubClient
 from agent.state import FeedCursor, LocalState
 
 logger = logging.getLogger(__name__)
 
 PAGE_LIMIT = 1000
+MAX_PAGES_PER_CYCLE = 200  # 200,000 changes: a big community's first pull; more waits for the next cycle
+MAX_SHARED_ENTRIES = 2_000_000  # more buyers than any community reports: past it, stop and say so
+MAX_SKIPPED_LISTED = 20
 
 
 @dataclass(slots=True)
@@ -27,6 +35,9 @@ class FeedResult:
     changes: int = 0
     full_repull: bool = False
     complete: bool = True  # False when stopped half-way
+    skipped: list[str] = field(default_factory=list)  # changes the hub sent that could not be read
+    skipped_count: int = 0
+    bound: str | None = None  # which bound stopped the pull, when one did
 
 
 def has_pulled(state: LocalState) -> bool:
@@ -35,9 +46,16 @@ def has_pulled(state: LocalState) -> bool:
 
 
 def pull_feed(
-    hub: HubClient, state: LocalState, *, stop: threading.Event | None = None, limit: int = PAGE_LIMIT
+    hub: HubClient,
+    state: LocalState,
+    *,
+    stop: threading.Event | None = None,
+    limit: int = PAGE_LIMIT,
+    max_pages: int = MAX_PAGES_PER_CYCLE,
+    max_entries: int = MAX_SHARED_ENTRIES,
 ) -> FeedResult:
     result = FeedResult()
+    pages = 0
     cursor = state.feed.load()
     if cursor.position == 0 and not cursor.full_pull:
         cursor = _start_full_pull(state, cursor)
@@ -58,10 +76,25 @@ def pull_feed(
         if page is None:
             result.not_modified = True
             break
+        pages += 1
+        if page.has_more and page.next_cursor <= cursor.position:
+            raise HubBadAnswer(
+                f"the hub's feed says there is more after cursor {cursor.position} but does not move past it"
+            )
+        if page.next_cursor < cursor.position:
+            raise HubBadAnswer(
+                f"the hub's feed went back from cursor {cursor.position} to {page.next_cursor}"
+            )
+        _note_skipped(result, page.skipped)
         latest = page.latest_per_member()
+        live = [c.entry for c in latest.values() if c.entry is not None]
+        if state.shared.count() + len(live) > max_entries:
+            result.complete = False
+            result.bound = f"the shared list would hold more than {max_entries} buyers: pull stopped"
+            break
         cursor = replace(cursor, position=page.next_cursor, etag=page.etag)
         with state.transaction():
-            state.shared.upsert([c.entry for c in latest.values() if c.entry is not None], cursor.generation)
+            state.shared.upsert(live, cursor.generation)
             state.shared.delete([m for m, c in latest.items() if c.entry is None])
             if not page.has_more:
                 if cursor.full_pull:
@@ -75,7 +108,17 @@ def pull_feed(
         if stop is not None and stop.is_set():
             result.complete = False
             break
+        if pages >= max_pages:
+            result.complete = False
+            result.bound = f"read {pages} feed pages, the most one cycle reads: the rest comes next cycle"
+            break
     return result
+
+
+def _note_skipped(result: FeedResult, skipped: list[str]) -> None:
+    result.skipped_count += len(skipped)
+    room = MAX_SKIPPED_LISTED - len(result.skipped)
+    result.skipped += skipped[: max(room, 0)]
 
 
 def _start_full_pull(state: LocalState, cursor: FeedCursor) -> FeedCursor:

@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from agent.errors import HubRateLimited, HubRejected, HubUnavailable
+from agent.errors import HubError, HubRateLimited, HubRejected
 from agent.hub_client import POST_BATCH, HubClient, fits_one_put, rejected_indexes
 from agent.hub_models import PushCounts, Report
 from agent.state import LocalState, OutboxItem
 from agent.state.db import now
+from agent.sync.reasons import own_reason
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,9 @@ def snapshot_if_due(hub: HubClient, state: LocalState) -> PushCounts | None:
     # Items the hub refused as invalid stay out (it would refuse the whole snapshot) and stay visible.
     refused = {i.member_id for i in state.outbox.items(include_rejected=True)} - {i.member_id for i in queued}
     reports = [
-        Report(m, k.name) for m, k in sorted(known.items()) if k.origin == "manual" and m not in refused
+        Report(m, k.name, own_reason(state, m))
+        for m, k in sorted(known.items())
+        if k.origin == "manual" and m not in refused
     ]
     if not fits_one_put(reports):
         return None
@@ -86,11 +89,14 @@ def deliver_outbox(hub: HubClient, state: LocalState) -> DeliveryResult:
     reports = [i for i in items if i.action == "report"]
     withdrawals = [i for i in items if i.action == "withdraw"]
     try:
-        # Withdrawals first: they let other stores' agents retract (rule 4) and use no quota, so a daily
-        # quota of new reports that is used up must not hold them back until midnight.
+        # Withdrawals first: they let other stores' agents retract (docs/safety.md rule 4) and use no
+        # quota, so a daily quota of new reports that is used up must not hold them back until midnight.
         for item in withdrawals:
             try:
                 hub.withdraw(item.member_id)
+            except ValueError as exc:  # an id queued by an older agent that no hub path may carry
+                _reject(state, [item], str(exc), result)
+                continue
             except HubRejected as exc:
                 if exc.status_code != 422:
                     raise
@@ -102,8 +108,9 @@ def deliver_outbox(hub: HubClient, state: LocalState) -> DeliveryResult:
             result.withdrawals += 1
         for start in range(0, len(reports), POST_BATCH):
             _deliver_reports(hub, state, reports[start : start + POST_BATCH], result)
-    except (HubUnavailable, HubRejected) as exc:
-        # Unreachable, rate-limited, or refusing us as a whole (401/403): everything left stays queued.
+    except HubError as exc:
+        # Unreachable, rate-limited, answering nonsense, or refusing us as a whole (401/403): everything
+        # left stays queued.
         result.error = str(exc)
         logger.warning("outbox delivery stopped, items stay queued: %s", exc)
     return result

@@ -9,10 +9,18 @@ full blacklist and in which order candidates go.
 Reasons: when `reasons` is set, only reporters who gave one of those reasons count towards
 `min_reporters` (each store has one report per buyer, so the hub's per-reason counts add up to its
 reporter count). "At least 2 stores for fraud or chargeback" is thus expressible.
+
+Standing: a hub that weighs its sellers sends `weight`, the sum of the counting reporters' standings (each
+in [0, 1]). The policy then compares the weight with `min_reporters`, so two reporters of half standing
+count as one (docs/safety.md rule 9); an older hub sends no weight and each reporter counts as one.
+
+Names: the hub keeps a name as reporters spelled it and the store shows it as the marketplace spells it;
+they are compared normalised (NFC, case-folded) on both sides (`same_name`).
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +29,7 @@ from agent.config import PolicySettings
 from agent.errors import ConfigError
 from agent.hub_models import REASONS, SharedEntry
 from agent.models import BlacklistOutcome, Origin, ReviewItem
+from agent.wording import plural
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +58,26 @@ class Policy:
         )
 
 
-def qualifying_reporters(entry: SharedEntry, policy: Policy) -> int:
-    """Reporters that count for this policy: all of them, or those whose reason is allowed."""
+def same_name(a: str | None, b: str | None) -> bool:
+    """Whether two spellings name the same buyer: NFC-normalised and case-folded on both sides."""
+    if a is None or b is None:
+        return a is b
+    return _folded(a) == _folded(b)
+
+
+def _folded(name: str) -> str:
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+
+
+def qualifying_reporters(entry: SharedEntry, policy: Policy) -> float:
+    """How much the reporters count for this policy: their weight (or number), all of them or only
+    those whose reason is allowed (weighed at the entry's mean standing)."""
     if not policy.reasons:
-        return entry.reporters
-    return sum(count for reason, count in entry.reasons.items() if reason in policy.reasons)
+        return entry.standing
+    allowed = sum(count for reason, count in entry.reasons.items() if reason in policy.reasons)
+    if entry.weight is None or entry.reporters == 0:
+        return allowed
+    return allowed * entry.weight / entry.reporters
 
 
 def why_not(entry: SharedEntry | None, policy: Policy) -> str | None:
@@ -61,9 +85,11 @@ def why_not(entry: SharedEntry | None, policy: Policy) -> str | None:
     if entry is None:
         return "no longer on the shared list"
     counted = qualifying_reporters(entry, policy)
-    if counted < policy.min_reporters:
-        which = "reporters" if not policy.reasons else "reporters with an allowed reason"
-        return f"{counted} {which}, policy needs {policy.min_reporters}"
+    if counted < policy.min_reporters - 1e-9:
+        which = "reporter" if not policy.reasons else "reporter with an allowed reason"
+        if entry.weight is not None:
+            return f"{which}s weigh {counted:.2f}, policy needs {policy.min_reporters}"
+        return f"{plural(int(counted), which, which + 's')}, policy needs {policy.min_reporters}"
     if policy.min_score is not None and entry.score < policy.min_score:
         return f"score {entry.score} below the policy minimum {policy.min_score}"
     return None
@@ -74,8 +100,8 @@ def passes(entry: SharedEntry | None, policy: Policy) -> bool:
 
 
 def by_priority(entries: Iterable[SharedEntry]) -> list[SharedEntry]:
-    """Highest score first; more reporters, then member id, break ties so runs are repeatable."""
-    return sorted(entries, key=lambda e: (-e.score, -e.reporters, e.member_id))
+    """Highest score first; more standing, then member id, break ties so runs are repeatable."""
+    return sorted(entries, key=lambda e: (-e.score, -e.standing, e.member_id))
 
 
 @dataclass(slots=True)
@@ -110,7 +136,7 @@ def decide(
         if entry.member_id in allowlisted:
             decision.skipped_allowlisted += 1
             continue
-        if rejected.get(entry.member_id) == entry.name:
+        if same_name(rejected.get(entry.member_id), entry.name):
             decision.skipped_rejected += 1
             continue
         orders = completed_orders.get(entry.member_id, 0)
@@ -135,7 +161,7 @@ class Retraction:
 def retractions(
     agent_entries: Mapping[str, str], shared: Mapping[str, SharedEntry], policy: Policy
 ) -> list[Retraction]:
-    """Entries the agent added (member id → name) whose shared entry no longer passes (rule 4).
+    """Entries the agent added (member id → name) whose shared entry no longer passes (docs/safety.md rule 4).
 
     Only agent-added entries are ever given here; manual entries are the seller's and never retracted.
     """
@@ -157,7 +183,7 @@ def link_names(entry: SharedEntry, store_name: str | None) -> list[str]:
     reporters' spelling, which a careless or hostile reporter can get wrong. For a buyer who ordered here, the
     name on their latest order comes first and the hub's second, in the same cycle.
     """
-    if store_name and store_name != entry.name:
+    if store_name and not same_name(store_name, entry.name):
         return [store_name, entry.name]
     return [entry.name]
 
@@ -188,8 +214,8 @@ def eviction_victim(automatic: Iterable[Evictable], *, for_score: int) -> Evicta
     """Which automatic entry leaves a full blacklist to make room for a candidate scoring `for_score`.
 
     Only automatic entries with a strictly lower score, the lowest first, then the oldest (entries of unknown
-    age last), then by member id. Manual entries are never candidates: they are the seller's (rule 3). None
-    when nothing may make room: the agent then stops adding and says so.
+    age last), then by member id. Manual entries are never candidates: they are the seller's (docs/safety.md
+    rule 3). None when nothing may make room: the agent then stops adding and says so.
     """
     lower = [e for e in automatic if e.score < for_score]
     if not lower:

@@ -21,12 +21,15 @@ import threading
 from typing import Any
 
 from agent.hub_client import POST_BATCH, HubClient, fits_one_put
-from agent.hub_models import PushCounts, Report
+from agent.hub_models import PushCounts, Report, valid_member_id
 from agent.state import LocalState
 from agent.sync.cycle_result import ShareReport
 from agent.sync.engine import BackendFactory
 from agent.sync.progress import Progress, ProgressSink
+from agent.sync.reasons import DEFAULT_REASON, own_reason
 from agent.sync.reconcile import reconcile
+from agent.sync.record import restore_record
+from agent.wording import plural
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +42,7 @@ def share_all(
     dry_run: bool = False,
     progress: ProgressSink | None = None,
     stop: threading.Event | None = None,
+    default_reason: str = DEFAULT_REASON,
 ) -> ShareReport:
     """Read the whole blacklist and push the seller's own entries as a full snapshot.
 
@@ -54,7 +58,8 @@ def share_all(
     tell(Progress("blacklist", len(seen), len(seen), "read the store's blacklist"))
     if dry_run:
         with state.dry_run():
-            reports = _sellers_reports(state, seen, report)
+            _restore_first(hub, state, report)
+            reports = _sellers_reports(state, seen, report, default_reason)
             reported = state.reported.ids()
         mine = {r.member_id for r in reports}
         report.pushed = len(mine - reported)
@@ -65,7 +70,8 @@ def share_all(
         report.names = {r.member_id: r.name for r in reports if r.member_id not in reported}
         report.to_withdraw = sorted(reported - mine)
         return report
-    reports = _sellers_reports(state, seen, report)
+    _restore_first(hub, state, report)
+    reports = _sellers_reports(state, seen, report, default_reason)
     if fits_one_put(reports):
         tell(Progress("share", 0, len(reports), "pushing the snapshot"))
         counts = hub.put_snapshot(reports)
@@ -86,19 +92,42 @@ def share_all(
     return report
 
 
-def _sellers_reports(state: LocalState, seen: list[Any], report: ShareReport) -> list[Report]:
-    reconcile(state, seen)
+def _restore_first(hub: HubClient, state: LocalState, report: ShareReport) -> None:
+    """On a new data dir, the hub's record says which entries are the agent's (docs/safety.md rule 10):
+    they must not go out as the seller's reports. A HubError here ends share-all before any push."""
+    if state.record.restored:
+        return
+    restored = restore_record(hub, state)
+    if restored.automatic or restored.allowlisted:
+        report.notes.append(restored.describe())
+
+
+def _sellers_reports(
+    state: LocalState, seen: list[Any], report: ShareReport, reason: str = DEFAULT_REASON
+) -> list[Report]:
+    reconcile(state, seen, reason=reason)
     known = state.blacklist.known()
     # One report per buyer (the hub refuses a batch naming a member id twice), in the backend's order.
     unique = {e.member_id: e for e in reversed(seen)}
-    reports = [
-        Report(e.member_id, e.name, reported_at=e.blacklisted_at)
+    mine = [
+        e
         for e in reversed(unique.values())
         if known.get(e.member_id) is not None and known[e.member_id].origin == "manual"
     ]
+    # An id the hub can never accept would make it refuse the whole snapshot: left out, and said so.
+    reports = [
+        Report(e.member_id, e.name, own_reason(state, e.member_id), e.blacklisted_at)
+        for e in mine
+        if valid_member_id(e.member_id)
+    ]
+    if len(reports) < len(mine):
+        report.notes.append(
+            f"{plural(len(mine) - len(reports), 'entry', 'entries')} with a member id the hub cannot accept: "
+            "not shared"
+        )
     report.blacklist_size = len(unique)
     report.sellers_entries = len(reports)
-    report.agent_entries_kept_private = len(unique) - len(reports)
+    report.agent_entries_kept_private = len(unique) - len(mine)
     return reports
 
 
@@ -111,7 +140,7 @@ def push_large_snapshot(
     stop: threading.Event | None = None,
 ) -> PushCounts:
     """Upsert in batches, then withdraw what this agent reported before and is gone (see module doc)."""
-    gone = sorted(state.reported.ids() - {r.member_id for r in reports})
+    gone = sorted(m for m in state.reported.ids() - {r.member_id for r in reports} if valid_member_id(m))
     total = len(reports) + len(gone)
     counts = PushCounts()
     done = 0

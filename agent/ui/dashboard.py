@@ -12,12 +12,13 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from agent.config import Settings, load_settings
 from agent.errors import ConfigError
 from agent.session import AgentSession
 from agent.ui.background import BackgroundAgent
-from agent.ui.jobs import Jobs
+from agent.ui.jobs import Job, Jobs
 from agent.ui.security import Guard
 
 logger = logging.getLogger(__name__)
@@ -76,6 +77,26 @@ class Dashboard:
     def session(self) -> AgentSession:
         """A new session over the current settings, to use in a `with` block."""
         return self._session_factory(self.settings())
+
+    def start_sync(self, *, dry_run: bool) -> tuple[Job, bool]:
+        """Sync now (or its preview) as a job; (the running job, False) when another job runs."""
+
+        def work(job: Job) -> Any:
+            with self.session() as agent:
+                return agent.sync(dry_run=dry_run, stop=job.stop, progress=job.progress)
+
+        title = "Preview of a sync (nothing is changed)" if dry_run else "Sync"
+        return self.jobs.start("sync", title, work, back="/sync")
+
+    def start_share(self, *, dry_run: bool) -> tuple[Job, bool]:
+        """Share all (or its preview) as a job; (the running job, False) when another job runs."""
+
+        def work(job: Job) -> Any:
+            with self.session() as agent:
+                return agent.share_all(dry_run=dry_run, stop=job.stop, progress=job.progress)
+
+        title = "Preview of share all (nothing is sent)" if dry_run else "Share all"
+        return self.jobs.start("share", title, work, back="/share")
 
     def close(self) -> None:
         self.jobs.stop_all()

@@ -28,6 +28,10 @@ def _start(
     request: Request, kind: str, title: str, work: Callable[[Job], Any], *, back: str, to: str | None = None
 ) -> Response:
     job, started = dashboard_of(request).jobs.start(kind, title, work, back=back)
+    return _started(request, job, started, to=to)
+
+
+def _started(request: Request, job: Job, started: bool, *, to: str | None = None) -> Response:
     if not started:
         return redirect(
             request, f"/jobs/{job.id}", f"Please wait: “{job.title}” is still running.", "warning"
@@ -46,16 +50,9 @@ def sync_page(request: Request) -> Response:
 
 
 async def sync_start(request: Request) -> Response:
-    form = await request.form()
-    dry_run = form_text(form, "mode") != "run"
-    dashboard = dashboard_of(request)
-
-    def work(job: Job) -> Any:
-        with dashboard.session() as agent:
-            return agent.sync(dry_run=dry_run, stop=job.stop, progress=job.progress)
-
-    title = "Preview of a sync (nothing is changed)" if dry_run else "Sync"
-    return _start(request, "sync", title, work, back="/sync", to="/sync")
+    dry_run = form_text(await request.form(), "mode") != "run"
+    job, started = dashboard_of(request).start_sync(dry_run=dry_run)
+    return _started(request, job, started, to="/sync")
 
 
 def share_page(request: Request) -> Response:
@@ -66,16 +63,9 @@ def share_page(request: Request) -> Response:
 
 
 async def share_start(request: Request) -> Response:
-    form = await request.form()
-    dry_run = form_text(form, "mode") != "run"
-    dashboard = dashboard_of(request)
-
-    def work(job: Job) -> Any:
-        with dashboard.session() as agent:
-            return agent.share_all(dry_run=dry_run, stop=job.stop, progress=job.progress)
-
-    title = "Preview of share all (nothing is sent)" if dry_run else "Share all"
-    return _start(request, "share", title, work, back="/share", to="/share")
+    dry_run = form_text(await request.form(), "mode") != "run"
+    job, started = dashboard_of(request).start_share(dry_run=dry_run)
+    return _started(request, job, started, to="/share")
 
 
 # -- one buyer ----------------------------------------------------------------------------------------
@@ -101,6 +91,30 @@ async def remove_start(request: Request) -> Response:
             return agent.remove(member_id)
 
     return _start(request, "remove", f"Remove {member_id} from your blacklist", work, back="/blacklist")
+
+
+async def add_start(request: Request) -> Response:
+    """The seller blacklists a buyer by hand, with a reason; the report goes to the hub at once."""
+    form = await request.form()
+    member_id, name, reason = (form_text(form, key) for key in ("member_id", "name", "reason"))
+    dashboard = dashboard_of(request)
+
+    def work(job: Job) -> Any:
+        with dashboard.session() as agent:
+            result, shared = agent.blacklist_add(member_id, name, reason=reason or None)
+        return {
+            "member_id": member_id,
+            "name": name,
+            "ok": result.ok,
+            "outcome": result.outcome.value,
+            "message": result.message,
+            "reason": shared.reason if shared else reason,
+            "recorded": bool(shared and shared.recorded),
+            "pushed": bool(shared and shared.pushed),
+            "problem": shared.problem if shared else None,
+        }
+
+    return _start(request, "add", f"Blacklist {member_id}", work, back="/blacklist")
 
 
 async def review_blacklist_start(request: Request) -> Response:
@@ -251,6 +265,7 @@ routes = [
     Route("/share/start", share_start, methods=["POST"]),
     Route("/blacklist/undo", undo_start, methods=["POST"]),
     Route("/blacklist/remove", remove_start, methods=["POST"]),
+    Route("/blacklist/add", add_start, methods=["POST"]),
     Route("/review/blacklist", review_blacklist_start, methods=["POST"]),
     Route("/jobs/running", running_pill),
     Route("/jobs/{job_id}", job_page),

@@ -12,7 +12,7 @@ from agent.config import Settings
 from fixtures.mock_backend.testing import MockControl
 
 OpenStore = Callable[..., PlaywrightBackend]
-LAYOUTS = [layout for layout in ("v1", "v2") if (shipped_dir() / f"mock-{layout}.toml").is_file()]
+LAYOUTS = [layout for layout in ("v1", "v2", "v3") if (shipped_dir() / f"mock-{layout}.toml").is_file()]
 
 
 def not_blacklisted(control: MockControl, count: int, store: str = "store-a") -> list[tuple[str, str]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from agent.backend.driver import PlaywrightBackend
 from fixtures.mock_backend.testing import MockControl
@@ -64,3 +64,19 @@ def test_a_new_order_appears_after_the_watermark(
 def test_buyer_page_shows_member_id_and_name(backend: PlaywrightBackend, mock_backend: MockControl) -> None:
     buyer = mock_backend.add_buyer("Zoë & Co / #1")
     assert backend.read_buyer(buyer["member_id"]) == (buyer["member_id"], "Zoë & Co / #1")
+
+
+def test_times_are_read_in_the_sites_own_timezone(
+    backend: PlaywrightBackend, mock_backend: MockControl
+) -> None:
+    """v3 shows Beijing time without an offset, in another format on each page: read as the same instants."""
+    blacklisted = {x["member_id"]: x["blacklisted_at"] for x in mock_backend.store()["blacklist"]}
+    for entry in backend.read_blacklist():
+        assert entry.blacklisted_at == datetime.fromisoformat(blacklisted[entry.member_id])
+    created = {
+        o["order_id"]: datetime.fromisoformat(o["created_at"])
+        for o in mock_backend.store(full=True)["orders"]
+    }
+    for order in backend.read_orders():
+        truth = created[order.order_id]
+        assert truth - timedelta(minutes=1) < order.created_at <= truth  # v3's order list shows minutes only

@@ -34,7 +34,7 @@ def test_shipped_files_load_by_stem() -> None:
 
 
 def test_a_path_loads_the_same_file_as_its_stem() -> None:
-    assert load_selectors(str(SHIPPED_V1)).urls == load_selectors("mock-v1").urls
+    assert load_selectors(str(SHIPPED_V1)).pages == load_selectors("mock-v1").pages
 
 
 def test_unknown_stem_names_the_shipped_files() -> None:
@@ -49,7 +49,7 @@ def test_override_is_merged_key_by_key_on_top_of_the_shipped_file(tmp_path: Path
     shipped = load_selectors("mock-v1")
     assert site.pages["customers"].selectors["row"].css == "table#clients tr"
     assert site.pages["customers"].selectors["table"] == shipped.pages["customers"].selectors["table"]
-    assert site.urls == shipped.urls
+    assert site.pages["customers"].urls == shipped.pages["customers"].urls
 
 
 def test_missing_override_file_is_a_config_error(tmp_path: Path) -> None:
@@ -77,7 +77,7 @@ def test_blacklist_link_template_must_carry_member_id_and_name(tmp_path: Path) -
     text = SHIPPED_V1.read_text(encoding="utf-8")
     link = tomllib.loads(text)["urls"]["blacklist_link"]
     path = write(tmp_path, text.replace(link, "/blacklist/add?memberId={member_id}"))
-    with pytest.raises(ConfigError, match=r"urls\.blacklist_link"):
+    with pytest.raises(ConfigError, match=r"pages\.blacklist_confirm\.url: must contain \{name\}"):
         load_selectors(str(path))
 
 
@@ -86,6 +86,6 @@ def test_blacklist_link_template_must_carry_member_id_and_name(tmp_path: Path) -
     ["a&memberId=1", "50% off", "x+y", "#1 buyer", "a/b", "q?=1", "Zoë Ångström", "O'Brien  Jr", "张伟"],
 )
 def test_every_value_stays_one_query_value(name: str) -> None:
-    url = load_selectors("mock-v1").url("blacklist_link", member_id="42", name=name)
+    url = load_selectors("mock-v1").page("blacklist_confirm").url("url", member_id="42", name=name)
     query = parse_qs(urlsplit(url).query, keep_blank_values=True)
     assert query == {"memberId": ["42"], "name": [name]}

@@ -77,7 +77,7 @@ def test_a_full_pull_stopped_half_way_keeps_the_old_entries_until_it_completes()
     state = LocalState.in_memory()
     pull_feed(hub(feed_server({0: page([change(1, "old")], 1)})), state)
     state.feed.save(FeedCursor(position=0, generation=2, full_pull=True, pulled=True))  # as after a 410
-    pages = {0: page([change(5, "new")], 100, has_more=True), 100: page([change(6, "newer")], 6)}
+    pages = {0: page([change(5, "new")], 100, has_more=True), 100: page([change(101, "newer")], 101)}
 
     class StopAfterFirst:
         def is_set(self) -> bool:

@@ -83,7 +83,7 @@ def test_agent_entries_whose_shared_entry_fails_or_vanished_are_retracted() -> N
     out = retractions(agent, shared, Policy())
     assert [(r.member_id, r.why) for r in out] == [
         ("gone", "no longer on the shared list"),
-        ("weak", "1 reporters, policy needs 2"),
+        ("weak", "1 reporter, policy needs 2"),
     ]
 
 
@@ -133,3 +133,40 @@ def test_nothing_makes_room_for_a_candidate_that_scores_no_higher() -> None:
 def test_on_a_full_blacklist_the_highest_score_goes_first_then_more_reporters() -> None:
     ranked = order_when_full([entry("a", 2, 75), entry("b", 3, 88), entry("c", 3, 75)])
     assert [e.member_id for e in ranked] == ["b", "c", "a"]
+
+
+def weighed(reporters: int, weight: float, **reasons: int) -> SharedEntry:
+    return SharedEntry("w", "Buyer w", reporters, 50, reasons or {"fraud": reporters}, weight=weight)
+
+
+def test_fractional_standing_weighs_fractionally_when_the_hub_sends_a_weight() -> None:
+    assert not passes(weighed(2, 1.5), Policy())  # an honest seller and one of half standing: not two
+    assert passes(weighed(3, 2.0), Policy())
+    assert passes(weighed(2, 2.0), Policy())
+
+
+def test_weight_and_an_allowed_reason_combine() -> None:
+    mixed = weighed(4, 2.0, fraud=2, abusive=2)  # mean standing 0.5: the two fraud reports weigh 1
+    assert not passes(mixed, Policy(reasons=frozenset({"fraud"})))
+    assert passes(mixed, Policy(min_reporters=1, reasons=frozenset({"fraud"})))
+
+
+def test_without_a_weight_each_reporter_counts_as_one() -> None:
+    assert passes(SharedEntry("x", "X", 2, 50, {"fraud": 2}), Policy())
+
+
+def test_names_compare_normalised_on_both_sides() -> None:
+    decomposed = "Jose\u0301 Garci\u0301a"
+    composed = "Jos\u00e9 Garc\u00eda"
+    shared = SharedEntry("x", decomposed, 2, 50, {"fraud": 2})
+    assert link_names(shared, composed.upper()) == [decomposed]  # the same name: tried once
+    decision = decide(
+        [shared],
+        policy=Policy(),
+        blacklisted=set(),
+        allowlisted=set(),
+        completed_orders={},
+        rejected={"x": composed},
+    )
+    assert decision.to_add == []  # refused under this name already, however it is spelled
+    assert decision.skipped_rejected == 1
