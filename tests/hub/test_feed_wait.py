@@ -223,7 +223,7 @@ def test_a_client_that_hangs_up_while_waiting_leaves_no_waiter_behind(live_hub: 
 
 def test_wait_over_60_seconds_is_refused_with_422(live_hub: ServedHub) -> None:
     (a,) = sellers(live_hub, "a")
-    response = httpx.get(f"{live_hub.url}/v1/feed", params={"wait": 61}, headers=a)
+    response = httpx.get(f"{live_hub.url}/v1/feed", params={"wait": 61}, headers=a, timeout=60)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["query", "wait"]
 
