@@ -300,6 +300,8 @@ class _Steps:
             applier.retract(to_retract)  # 8
             if not stop.is_set():
                 applier.add(to_add)  # 7
+        if not report.dry_run:
+            self.send_record(hub)  # what it added or retracted reaches the hub now (docs/safety.md rule 10)
 
     def read_blacklist(self, backend: Backend) -> list[BlacklistEntry]:
         self.progress(Progress("blacklist", 0, None, "reading the store's blacklist"))

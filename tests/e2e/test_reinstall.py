@@ -18,6 +18,15 @@ from e2e_world import World
 pytestmark = pytest.mark.e2e
 
 
+def publish_now(world: World) -> None:
+    """The hub publishes in batches every few seconds: publish the outsiders' reports now, as the CLI can."""
+    from hub.admin import HubAdmin
+    from hub.settings import HubSettings
+
+    with HubAdmin(HubSettings(database_url=world.hub.database_url)) as admin:
+        admin.publish()
+
+
 def hub_keeps_records(world: World) -> bool:
     """The private record is a hub feature (GET /v1/me/record answers 401 without a token, 404 if absent)."""
     return httpx.get(f"{world.hub.url}/v1/me/record", timeout=5).status_code != 404
@@ -32,6 +41,7 @@ def test_a_reinstalled_agent_restores_its_record_before_pushing_anything(world: 
     h1, h2 = world.outsider("h1"), world.outsider("h2")
     for outsider in (h1, h2):
         outsider.report((x, x_name), (y, y_name))
+    publish_now(world)
     c.sync()
     assert {x, y} <= c.blacklist()
     with c.session() as agent:
@@ -55,6 +65,7 @@ def test_a_reinstalled_agent_restores_its_record_before_pushing_anything(world: 
         f"{world.hub.url}/v1/reports/{x}", headers={"Authorization": f"Bearer {h1.token}"}, timeout=10
     )
     response.raise_for_status()
+    publish_now(world)
     retracting = c.sync()
     assert [a.member_id for a in retracting.retracted] == [x]
     assert x not in c.blacklist()
@@ -67,6 +78,7 @@ def test_share_all_on_a_new_data_dir_never_shares_the_agents_entries(world: Worl
     x, x_name = world.new_buyer()
     for name in ("h1", "h2"):
         world.outsider(name).report((x, x_name))
+    publish_now(world)
     c.sync()
     assert x in c.blacklist()
 
