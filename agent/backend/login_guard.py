@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 STATE_NAME = "login_state.json"
 LOCK_NAME = "login.lock"
 LOCK_WAIT_SECONDS = 15 * 60  # another process may be waiting for a human's one-time code
+LOCK_POLL_SECONDS = 0.1
 RELOGIN_COMMAND = "`blacklist-agent login`"
 
 _LOCKED_WORDS = re.compile(r"lock|too many|temporarily|锁定|冻结|次数过多", re.IGNORECASE)
@@ -194,15 +195,22 @@ class LoginGuard:
         """Hold the login lock (one process logs in at a time); refuse at once when a refusal is on record,
         unless a human is logging in. Inside, call `begin()` right before sending the password."""
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        lock = filelock.FileLock(self.lock_path, timeout=LOCK_WAIT_SECONDS, thread_local=False)
-        try:
-            await asyncio.to_thread(lock.acquire)
-        except filelock.Timeout:
-            raise BackendError(
-                f"another process of this agent has been logging in for {LOCK_WAIT_SECONDS // 60} minutes "
-                f"(lock {self.lock_path}); try again when it ends",
-                page="login",
-            ) from None
+        lock = filelock.FileLock(self.lock_path, thread_local=False)
+        # Polled without blocking, in this task: a wait cancelled half-way (a batch stopping) must not leave
+        # a thread behind that takes the lock later and never gives it back.
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                lock.acquire(blocking=False)
+                break
+            except filelock.Timeout:
+                if time.monotonic() > deadline:
+                    raise BackendError(
+                        f"another process of this agent has been logging in for {LOCK_WAIT_SECONDS // 60} "
+                        f"minutes (lock {self.lock_path}); try again when it ends",
+                        page="login",
+                    ) from None
+                await asyncio.sleep(LOCK_POLL_SECONDS)
         try:
             if not human:
                 self.check()
