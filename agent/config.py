@@ -66,6 +66,8 @@ class BackendSettings(_Section):
     timeout_seconds: float = Field(default=30, gt=0)
     max_retries: int = Field(default=4, ge=0, le=20)
     pacing_ms: int = Field(default=0, ge=0)
+    request_budget: int = Field(default=2000, ge=1)
+    login_min_interval_seconds: float = Field(default=5, ge=0)
 
     @field_validator("base_url")
     @classmethod

@@ -263,6 +263,12 @@ class Runner:
             )
             self._report_next_run(running=True)
             return
+        refusal = self._login_refused()
+        if refusal:
+            # No browser, no request: the next login would try a password the backend refused.
+            logger.warning("skipping this cycle: %s", refusal)
+            self._report_next_run(running=True)
+            return
         self._run_cycle()
         self._report_next_run(running=True)
         self._start_listening()
@@ -427,6 +433,15 @@ class Runner:
             return self._session_path.stat().st_mtime
         except OSError:
             return 0.0
+
+    def _login_refused(self) -> str | None:
+        """What the backend refused, while a refused login is on record (see agent.backend.login_guard)."""
+        if self._session_path is None:
+            return None
+        from agent.backend.login_guard import LoginGuard  # no Playwright import: only the state file
+
+        refusal = LoginGuard(self._session_path).refusal()
+        return refusal.describe() if refusal is not None else None
 
     def _login_still_needed(self) -> bool:
         """True until the session file changes (the seller ran `login --interactive`): no retry loop."""

@@ -50,6 +50,9 @@ class _KeptOpen(AbstractContextManager[Backend]):
         self._backend = backend
 
     def __enter__(self) -> Backend:
+        new_cycle = getattr(self._backend, "new_cycle", None)
+        if callable(new_cycle):
+            new_cycle()  # each action on a kept backend gets the budget of a cycle
         return self._backend
 
     def __exit__(self, *exc_info: object) -> None:

@@ -43,20 +43,20 @@ class Mock:
         response.raise_for_status()
         return response.json()
 
-    def store(self, full: bool = False) -> dict[str, Any]:
-        params = {"store": "store-a", **({"full": "1"} if full else {})}
+    def store(self, full: bool = False, store_id: str = "store-a") -> dict[str, Any]:
+        params = {"store": store_id, **({"full": "1"} if full else {})}
         stores = self.control("GET", "/state", params=params)["stores"]
-        return next(s for s in stores if s["store_id"] == "store-a")
+        return next(s for s in stores if s["store_id"] == store_id)
 
 
 @contextmanager
-def mock_backend(*, customers: int, latency_ms: int, page_size: int = 50) -> Iterator[Mock]:
+def mock_backend(*, customers: int, latency_ms: int, page_size: int = 50, stores: int = 1) -> Iterator[Mock]:
     """`mock-backend serve` on a free port, in its own process (as a real backend would be)."""
     port = free_port()
     exe = Path(sys.executable).with_name("mock-backend")
     command = [str(exe)] if exe.exists() else [sys.executable, "-m", "fixtures.mock_backend.cli"]
     command += [
-        "serve", "--port", str(port), "--stores", "1", "--customers", str(customers),
+        "serve", "--port", str(port), "--stores", str(stores), "--customers", str(customers),
         "--orders", "10", "--page-size", str(page_size), "--latency-ms", str(latency_ms),
         "--blacklist-capacity", "100000",
     ]  # fmt: skip
@@ -189,8 +189,8 @@ def naive_browser_args(pw: Any) -> dict[str, Any]:
     return {"headless": True, "args": LAUNCH_ARGS, "executable_path": str(system) if system else None}
 
 
-def naive_login(page: Any, mock: Mock) -> None:
-    store = mock.store()
+def naive_login(page: Any, mock: Mock, store_id: str = "store-a") -> None:
+    store = mock.store(store_id=store_id)
     page.goto(f"{mock.url}/login", wait_until="load")
     page.fill("#username", store["login"])
     page.fill("#password", store["password"])

@@ -5,14 +5,27 @@ loads with nothing blocked: `goto` the link, click *Confirm*, wait for load), a 
 same requests without a browser, and the network lower bound (2 requests per buyer x latency / concurrency).
 Usage: `.venv/bin/python bench/apply.py [--buyers N] [--naive-buyers M]`; the naive baseline handles the
 first M buyers and is extrapolated linearly (it takes minutes).
+
+`--end-to-end` times the whole command instead: stores A and B blacklist N buyers (default 120) by hand and
+share them through a hub (`blacklist-hub serve`, SQLite); store C's agent, which has synced once before (its
+session and state are saved), then runs `blacklist-agent sync` as a new process, which pulls the N shared
+entries and blacklists them. Timed from the process's start to its exit (Python start, state, session check,
+reading the store, hub, applying). Against it, the naive script on the same buyers in store D, also timed
+whole: launch the browser, log in, then per buyer `goto` the link, click *Confirm*, wait for load.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
+import subprocess
 import sys
+import tempfile
 import time
+from contextlib import suppress
+from pathlib import Path
 from urllib.parse import quote
 
 import httpx
@@ -20,6 +33,8 @@ import psutil
 from _driver_common import (
     Mock,
     PeakMemory,
+    free_port,
+    machine,
     mock_backend,
     naive_browser_args,
     naive_login,
@@ -32,6 +47,8 @@ from selectolax.lexbor import LexborHTMLParser
 
 from agent.backend.driver import open_playwright_backend
 from agent.models import BlacklistOutcome
+
+BIN = Path(sys.executable).parent
 
 
 def link(member_id: str, name: str) -> str:
@@ -50,15 +67,136 @@ async def plain_http_apply(mock: Mock, buyers: list[tuple[str, str]], concurrenc
     return await timed_plain_http(mock, buyers, concurrency, apply)
 
 
+def naive_script(mock: Mock, store_id: str, buyers: list[tuple[str, str]]) -> float:
+    """The naive script, timed whole: launch, log in, then one full page load and click per buyer."""
+    start = time.perf_counter()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(**naive_browser_args(pw))
+        page = browser.new_page()
+        naive_login(page, mock, store_id)
+        for member_id, name in buyers:
+            page.goto(mock.url + link(member_id, name), wait_until="load")
+            with page.expect_navigation(wait_until="load"):
+                page.click("#confirm-button")
+            if page.locator("#result-added").count() != 1:
+                raise RuntimeError(f"naive script failed on {member_id}")
+        browser.close()
+    return time.perf_counter() - start
+
+
+def agent_command(mock: Mock, hub_url: str, hub_db: str, store_id: str, folder: Path) -> list[str]:
+    """Write store `store_id`'s agent config; returns `blacklist-agent --config ... sync --json`."""
+    from hub.admin import add_seller
+
+    store = mock.store(store_id=store_id)
+    config = folder / f"{store_id}.toml"
+    config.write_text(
+        f'data_dir = "{folder / store_id}"\n'
+        f'[backend]\nbase_url = "{mock.url}"\nusername = "{store["login"]}"\n'
+        f'[hub]\nurl = "{hub_url}"\n',
+        encoding="utf-8",
+    )
+    token = add_seller(hub_db, store["name"], store_id)
+    secrets = folder / f"{store_id}.env"
+    secrets.write_text(f"{store['password']}\n{token}\n", encoding="utf-8")
+    return [str(BIN / "blacklist-agent"), "--config", str(config), "sync", "--json"]
+
+
+def run_agent(command: list[str]) -> tuple[float, dict[str, object]]:
+    password, token = Path(command[2]).with_suffix(".env").read_text(encoding="utf-8").split()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BLACKLIST_AGENT_", "BLACKLIST_HUB_"))}
+    env |= {"BLACKLIST_AGENT_BACKEND_PASSWORD": password, "BLACKLIST_AGENT_HUB_TOKEN": token}
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[3:])} exited {done.returncode}: {done.stderr[-2000:]}")
+    report: dict[str, object] = json.loads(done.stdout)
+    return seconds, report
+
+
+def end_to_end(args: argparse.Namespace) -> int:
+    """The whole `blacklist-agent sync` command against the whole naive script, on the same buyers."""
+    from hub.db import migrate
+
+    count = args.buyers
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp,
+        mock_backend(customers=200, latency_ms=args.latency_ms, stores=4) as mock,
+    ):
+        folder = Path(tmp)
+        hub_db = f"sqlite:///{folder / 'hub.sqlite3'}"
+        migrate(hub_db)
+        hub_port = free_port()
+        hub_url = f"http://127.0.0.1:{hub_port}"
+        hub_cmd = [str(BIN / "blacklist-hub"), "serve", "--port", str(hub_port), "--database-url", hub_db]
+        hub = subprocess.Popen(hub_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for(f"{hub_url}/healthz")
+            commands = {
+                s: agent_command(mock, hub_url, hub_db, s, folder) for s in ("store-a", "store-b", "store-c")
+            }
+            run_agent(commands["store-c"])  # C's earlier cycle: logs in, reads the store, saves its state
+            buyers = [
+                (b["member_id"], b["name"])
+                for b in (
+                    mock.control("POST", "/buyers", json={"name": f"Shared Fraudster {i}"})
+                    for i in range(count)
+                )
+            ]
+            for store_id in ("store-a", "store-b"):
+                for member_id, _ in buyers:
+                    mock.control("POST", "/blacklist", json={"store_id": store_id, "member_id": member_id})
+                run_agent(commands[store_id])  # shares them
+            whole_s, report = run_agent(commands["store-c"])
+            now_listed = {e["member_id"] for e in mock.store(store_id="store-c")["blacklist"]}
+            missing = [m for m, _ in buyers if m not in now_listed]
+            if missing:
+                print(
+                    f"the sync left {len(missing)} of {count} buyers off C's blacklist: {report}",
+                    file=sys.stderr,
+                )
+                return 1
+            naive_s = naive_script(mock, "store-d", buyers)
+        finally:
+            hub.terminate()
+            hub.wait(20)
+    speedup = naive_s / whole_s
+    ok = speedup >= 10
+    print(f"== end to end: `blacklist-agent sync` adding {count} shared buyers, {args.latency_ms} ms latency")
+    print(f"machine:      {machine()}")
+    print(
+        f"sync command: {whole_s:7.2f} s  (a new process, saved session and state; {count} added, verified)"
+    )
+    print(f"naive script: {naive_s:7.2f} s  (launch, log in, {count} x goto link + Confirm, all measured)")
+    print(f"vs naive:     {speedup:7.1f}x faster  (target >= 10x: {'met' if ok else 'MISSED'})")
+    return 0 if ok else 1
+
+
+def wait_for(url: str) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=5).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--buyers", type=int, default=200)
+    parser.add_argument("--end-to-end", action="store_true", help="time the whole `blacklist-agent sync`")
+    parser.add_argument("--buyers", type=int, default=None, help="default 200 (end to end: 120)")
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument(
         "--naive-buyers", type=int, default=40, help="buyers the naive baseline does (0 = all)"
     )
     args = parser.parse_args()
+    if args.end_to_end:
+        args.buyers = args.buyers or 120
+        return end_to_end(args)
+    args.buyers = args.buyers or 200
     naive_count = args.buyers if args.naive_buyers <= 0 else min(args.naive_buyers, args.buyers)
 
     with mock_backend(customers=2 * args.buyers + naive_count + 50, latency_ms=args.latency_ms) as mock:

@@ -1,24 +1,31 @@
 """The driver's connections to the backend: plain requests at once, a browser only when one is needed.
 
-With a saved session, pages read over `http` or `json` need no browser at all: `request` is then a
-Playwright `APIRequestContext` built from the saved storage state (cookies), which costs no Chromium
-process. The browser (and its context, which takes the cookies over) starts on the first call that needs a
-page: a login, a one-time code, a page or action whose strategy is `browser`, a screenshot of a failure.
-From then on `request` is the browser context's own, so both share one cookie jar. `launches` counts the
-browsers started (tests and `doctor` read it).
+With a saved session, pages read over `http` or `json` need no browser at all, nor Playwright: `request` is
+then an httpx client with the saved storage state's cookies (agent.backend.http_requests). Playwright, the
+browser and its context (which takes the cookies over) start on the first call that needs a page: a login,
+a one-time code, a page or action whose strategy is `browser`. From then on `request` is the browser
+context's own, so both share one cookie jar. `launches` counts the browsers started (tests read it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import APIRequestContext, Browser, BrowserContext, Page, Playwright
-from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import (
+    APIRequestContext,
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    async_playwright,
+)
 
 from agent.backend.browser import launch, new_context
+from agent.backend.http_requests import HttpxRequests
 from agent.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -27,32 +34,37 @@ logger = logging.getLogger(__name__)
 class Contexts:
     """`request` for plain requests, `new_page()` for a browser page (the browser starts on first use)."""
 
-    def __init__(self, playwright: Playwright, settings: Settings, *, headless: bool) -> None:
-        self.playwright = playwright
+    def __init__(self, settings: Settings, *, headless: bool) -> None:
         self.settings = settings
         self.headless = headless
         self.launches = 0
-        self._api: APIRequestContext | None = None
+        self.playwright: Playwright | None = None
+        self._api: HttpxRequests | None = None
         self._browser: Browser | None = None
         self._context: BrowserContext | None = None
         self._lock = asyncio.Lock()
 
     async def open_requests(self, storage_state: Path | None) -> bool:
-        """Start the request context from a saved storage state; False when that state is unreadable."""
+        """Start plain requests with a saved storage state's cookies; False when that state is unreadable."""
+        state: dict[str, Any] | None = None
+        readable = True
+        if storage_state is not None:
+            try:
+                loaded = json.loads(storage_state.read_text(encoding="utf-8"))
+                state = (
+                    loaded if isinstance(loaded, dict) and isinstance(loaded.get("cookies"), list) else None
+                )
+                readable = state is not None
+            except (OSError, ValueError):
+                readable = False
         try:
-            self._api = await self._new_api(str(storage_state) if storage_state else None)
-        except PlaywrightError:
-            self._api = await self._new_api(None)
-            return False
-        return True
-
-    async def _new_api(self, storage_state: str | dict[str, Any] | None) -> APIRequestContext:
-        backend = self.settings.backend
-        return await self.playwright.request.new_context(
-            base_url=backend.base_url,
-            storage_state=storage_state,  # type: ignore[arg-type]
-            timeout=backend.timeout_seconds * 1000,
-        )
+            self._api = HttpxRequests(
+                timeout_seconds=self.settings.backend.timeout_seconds, storage_state=state
+            )
+        except (KeyError, TypeError, ValueError):  # cookies of an unexpected shape
+            self._api = HttpxRequests(timeout_seconds=self.settings.backend.timeout_seconds)
+            readable = False
+        return readable
 
     @property
     def browser_started(self) -> bool:
@@ -64,7 +76,7 @@ class Contexts:
         return self._context
 
     @property
-    def request(self) -> APIRequestContext:
+    def request(self) -> APIRequestContext | HttpxRequests:
         if self._context is not None:
             return self._context.request
         assert self._api is not None, "open_requests() first"
@@ -75,6 +87,8 @@ class Contexts:
         async with self._lock:
             if self._context is None:
                 state = await self._api.storage_state() if self._api is not None else None
+                if self.playwright is None:
+                    self.playwright = await async_playwright().start()
                 browser = await launch(self.settings, self.playwright, headless=self.headless)
                 self.launches += 1
                 try:
@@ -98,13 +112,8 @@ class Contexts:
         """Take over cookies another process saved (a new session) in whichever context is in use."""
         if self._context is not None:
             await self._context.add_cookies(cookies)
-            return
-        old = self._api
-        state = await old.storage_state() if old is not None else {"cookies": [], "origins": []}
-        merged = {(c["name"], c["domain"], c["path"]): c for c in [*state["cookies"], *cookies]}
-        self._api = await self._new_api({"cookies": list(merged.values()), "origins": state["origins"]})
-        if old is not None:
-            await old.dispose()
+        elif self._api is not None:
+            self._api.add_cookies(cookies)
 
     async def close(self) -> None:
         try:
@@ -113,5 +122,9 @@ class Contexts:
             if self._browser is not None:
                 await self._browser.close()
         finally:
-            if self._api is not None:
-                await self._api.dispose()
+            try:
+                if self._api is not None:
+                    await self._api.dispose()
+            finally:
+                if self.playwright is not None:
+                    await self.playwright.stop()

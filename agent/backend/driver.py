@@ -59,6 +59,10 @@ class PlaywrightBackend:
         """Requests and navigations sent to the backend so far (retries included)."""
         return self._rt.transport.requests
 
+    def new_cycle(self) -> None:
+        """A new cycle on a backend kept open: a fresh request budget (`backend.request_budget`)."""
+        self._rt.transport.new_cycle()
+
     @property
     def browser_launches(self) -> int:
         """How many browsers this run started (0 when every page it read went over http/json)."""
@@ -153,13 +157,18 @@ def open_backend(
     password: str,
     otp_prompt: Callable[[], str] | None = None,
     headless: bool | None = None,
+    human: bool = False,
 ) -> Backend:
     """Open `settings`' backend; the session is reused or renewed on first use (the browser on demand).
 
     `otp_prompt` (interactive login only) is called when the backend asks for a one-time code; without it
-    such a login raises `LoginNeedsHuman`. `headless=None` follows `browser.headless`.
+    such a login raises `LoginNeedsHuman`. `headless=None` follows `browser.headless`. `human=True`: a
+    person just typed `password`, so it is tried even when a refused login is on record (see
+    agent.backend.login_guard).
     """
-    return open_playwright_backend(settings, password=password, otp_prompt=otp_prompt, headless=headless)
+    return open_playwright_backend(
+        settings, password=password, otp_prompt=otp_prompt, headless=headless, human=human
+    )
 
 
 def open_playwright_backend(
@@ -168,6 +177,7 @@ def open_playwright_backend(
     password: str,
     otp_prompt: Callable[[], str] | None = None,
     headless: bool | None = None,
+    human: bool = False,
 ) -> PlaywrightBackend:
     """`open_backend` with the concrete type (tests and benchmarks read its counters)."""
     site = load_selectors(settings.backend.selectors, settings.backend.selectors_override)
@@ -181,6 +191,7 @@ def open_playwright_backend(
                     password=password,
                     otp_prompt=otp_prompt,
                     headless=settings.browser.headless if headless is None else headless,
+                    human=human,
                 )
             )
     except BaseException:

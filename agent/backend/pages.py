@@ -373,7 +373,14 @@ class BlacklistConfirmPage(PageObject):
                     f"selector 'member_id' ({selector.css}) shows {shown!r}, "
                     f"not the requested {member_id!r}; nothing submitted"
                 )
-        return view.form(view.one("confirm"))
+        try:
+            return view.form(view.one("confirm"))
+        except ValueError:
+            raise view.mismatch(
+                self.spec.selector("confirm"),
+                "is not inside a form, so it cannot be submitted over http: set "
+                '`action_strategy = "browser"` on [pages.blacklist_confirm] to click it in the browser',
+            ) from None
 
     def name_shown_instead(self, view: PageView, name: str) -> str | None:
         """The name the page shows for the buyer when it is not `name` (compared as pages are read)."""

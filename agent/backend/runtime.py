@@ -18,13 +18,14 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import TypeVar, cast
 
-from playwright.async_api import BrowserContext, Page, Playwright, async_playwright
+from playwright.async_api import BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
 
 from agent.backend.artifacts import ArtifactStore
 from agent.backend.browser import display_available
 from agent.backend.contexts import Contexts
 from agent.backend.fetchers import BrowserFetcher, Fetcher, HttpFetcher, JsonFetcher
+from agent.backend.login_guard import LoginGuard
 from agent.backend.pages import (
     BlacklistConfirmPage,
     BlacklistResultPage,
@@ -64,7 +65,6 @@ class Runtime:
         self,
         settings: Settings,
         site: SiteSelectors,
-        playwright: Playwright,
         contexts: Contexts,
         session: Session,
         transport: Transport,
@@ -72,7 +72,6 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self.site = site
-        self.playwright = playwright
         self.contexts = contexts
         self.session = session
         self.transport = transport
@@ -101,20 +100,16 @@ class Runtime:
         password: str,
         otp_prompt: OtpPrompt | None,
         headless: bool,
+        human: bool = False,
     ) -> Runtime:
         if not headless and not display_available():
             logger.warning("no display: running the browser headless")
             headless = True
-        playwright = await async_playwright().start()
-        try:
-            contexts = Contexts(playwright, settings, headless=headless)
-            session_file = SessionFile(settings.session_path)
-            if not await contexts.open_requests(session_file.existing()):
-                logger.warning("the saved session is unreadable; starting a new one")
-                session_file.forget()
-        except BaseException:
-            await playwright.stop()
-            raise
+        contexts = Contexts(settings, headless=headless)
+        session_file = SessionFile(settings.session_path)
+        if not await contexts.open_requests(session_file.existing()):
+            logger.warning("the saved session is unreadable; starting a new one")
+            session_file.forget()
         # The session, transport and artifacts see `contexts` as the browser context: they use only
         # `request`, `new_page()`, `storage_state()` and `add_cookies()`, which start the browser on demand.
         context = cast(BrowserContext, contexts)
@@ -129,8 +124,12 @@ class Runtime:
             username=settings.backend.username,
             password=password,
             otp_prompt=otp_prompt,
+            guard=LoginGuard(
+                settings.session_path, min_interval_seconds=settings.backend.login_min_interval_seconds
+            ),
+            human=human,
         )
-        return cls(settings, site, playwright, contexts, session, transport, artifacts)
+        return cls(settings, site, contexts, session, transport, artifacts)
 
     async def close(self) -> None:
         try:
@@ -138,9 +137,8 @@ class Runtime:
             if self.session.generation > 0 or self.session.file.existing():
                 with suppress(PlaywrightError):
                     self.session.file.save(await self.contexts.storage_state())
-            await self.contexts.close()
         finally:
-            await self.playwright.stop()
+            await self.contexts.close()
 
     def absolute(self, url: str) -> str:
         return self.transport.absolute(url)

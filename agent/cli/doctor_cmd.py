@@ -112,8 +112,12 @@ def _keyring(settings: Settings) -> str:
 
 
 def _login(settings: Settings) -> str:
+    from agent.backend.login_guard import LoginGuard
     from agent.cli.app import open_store
 
+    refusal = LoginGuard(settings.session_path).refusal()
+    if refusal is not None:  # checking would be one more try of a refused password: say so instead
+        raise _CheckFailed(refusal.describe(), "run `blacklist-agent login` with the current password")
     try:
         password = backend_password(settings)
     except SecretMissing as exc:

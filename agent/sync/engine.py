@@ -10,9 +10,12 @@ Playwright or httpx. A dry run does everything inside a local-state transaction 
 skips the calls that would change the store or the hub, so it computes exactly what a real run would.
 
 Errors: a backend failure (login needs a human, layout changed, backend down) ends the cycle and is
-raised after the cycle is recorded as failed; a hub failure makes the cycle a partial success (pushes stay
-queued; the policy works from the cached shared list). A stop request (SIGTERM) is honoured between
-actions: the current action finishes, state is saved, the report says "stopped".
+raised after the cycle is recorded as failed; the cycle's request budget running out
+(`backend.request_budget`) ends it as a partial success, and the next cycle carries on from what the store
+shows (intents recorded before each change settle any change in flight); a hub failure makes the cycle a
+partial success (pushes stay queued; the policy works from the cached shared list). A stop request
+(SIGTERM) is honoured between actions: the current action finishes, state is saved, the report says
+"stopped".
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from contextlib import AbstractContextManager
 from datetime import timedelta
 
 from agent.backend.api import Backend
-from agent.errors import HubError
+from agent.errors import BudgetExhausted, HubError
 from agent.hub_client import HubClient
 from agent.hub_models import Report, SharedEntry
 from agent.models import BlacklistEntry, Order
@@ -74,12 +77,12 @@ def run_cycle(
     steps.default_reason = default_reason
     if dry_run:
         with state.dry_run():
-            steps.run()
+            steps.within_budget(steps.run)()
         if stop.is_set() and report.outcome == "ok":
             report.outcome = "stopped"
         report.finished_at = now()
         return report
-    return _recorded("sync", steps.run, state, report, stop)
+    return _recorded("sync", steps.within_budget(steps.run), state, report, stop)
 
 
 def run_apply(
@@ -101,7 +104,7 @@ def run_apply(
     stop = stop or threading.Event()
     report = CycleReport(started_at=now())
     steps = _Steps(backend_factory, hub, state, policy, report, stop, progress or _ignore)
-    return _recorded("live", steps.apply_only, state, report, stop)
+    return _recorded("live", steps.within_budget(steps.apply_only), state, report, stop)
 
 
 def run_head_check(
@@ -203,6 +206,18 @@ class _Steps:
         self.default_reason = DEFAULT_REASON
         self.restore_failed = False
 
+    def within_budget(self, work: Callable[[], None]) -> Callable[[], None]:
+        """`work`, ending as a partial result when the backend's request budget runs out."""
+
+        def run() -> None:
+            try:
+                work()
+            except BudgetExhausted as exc:
+                # Polite, not broken: everything done so far is saved, and the next cycle resumes from there.
+                self.report.problem(str(exc))
+
+        return run
+
     def run(self) -> None:
         report, state, stop = self.report, self.state, self.stop
         if self.hub is not None and not state.record.restored:
@@ -245,6 +260,8 @@ class _Steps:
                 if not stop.is_set():
                     applier.add(to_add)  # 7
             self.alert(new_orders, shared)  # 9
+            if not report.dry_run:
+                self.send_record(self.hub)  # this cycle's changes reach the hub now (docs/safety.md rule 10)
 
     def apply_only(self) -> None:
         """Steps 4-8 without reading the store (see `run_apply`)."""
@@ -331,10 +348,7 @@ class _Steps:
             report.outbox_pending = state.outbox.counts()["pending"]
             return
         if not report.dry_run:
-            try:
-                deliver_record(hub, state)
-            except HubError as exc:
-                report.warnings.append(f"this store's record on the hub is not up to date yet: {exc}")
+            self.send_record(hub)
         queued = state.outbox.items()
         if report.dry_run:
             report.reports_pushed = sum(i.action == "report" for i in queued)
@@ -359,6 +373,15 @@ class _Steps:
             report.outbox_pending = state.outbox.counts()["pending"]
         pushed = report.reports_pushed + report.withdrawals_pushed
         self.progress(Progress("push", pushed, pushed, "pushed reports and withdrawals"))
+
+    def send_record(self, hub: HubClient) -> None:
+        """The queued changes of this store's private record on the hub (docs/safety.md rule 10)."""
+        try:
+            deliver_record(hub, self.state)
+        except HubError as exc:
+            message = f"this store's record on the hub is not up to date yet (kept for later): {exc}"
+            if message not in self.report.warnings:
+                self.report.warnings.append(message)
 
     def pull(self, hub: HubClient) -> None:
         self.progress(Progress("pull", 0, None, "pulling the shared list"))
