@@ -319,8 +319,8 @@ class Runner:
             return
 
     def _scheduled_step(self, step: CycleFn, label: str) -> None:
-        if self._stop.is_set() or self._login_still_needed():
-            return
+        if self._stop.is_set() or self._login_still_needed() or self._login_refused():
+            return  # a refused password is never tried again by a live step or a head check either
         if label == "head check":
             self.head_checks_run += 1
         else:

@@ -265,7 +265,7 @@ def main() -> int:
 
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"== time to protection ({len(samples)} repeats, {len(agents)} agents, load average {load})")
-    print(f"   full cycles run: {cycles} (all at start), live steps: {live_steps}")
+    print(f"   full cycles run: {cycles} (at start, then every 15 min), live steps: {live_steps}")
     ok = True
     for label, values, p50_target, p95_target in (
         ("from the second report at the hub", [s.from_hub for s in samples], 10.0, 60.0),
