@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -63,7 +64,7 @@ class Database:
                 private_file(extra)
         conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
         conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode = WAL")
+        _use_wal(conn)
         conn.execute("PRAGMA synchronous = FULL")  # an intent must be on disk before the store is touched
         conn.execute("PRAGMA foreign_keys = ON")
         migrate(conn)
@@ -144,3 +145,16 @@ class Database:
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
+
+
+def _use_wal(conn: sqlite3.Connection, *, tries: int = 100) -> None:
+    """Switch to WAL. The switch needs the file to itself and SQLite does not wait for it (no busy
+    handler), so two processes opening a new state file at once (the dashboard and `run`) retry briefly."""
+    for attempt in range(tries):
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == tries - 1:
+                raise
+            time.sleep(0.05)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Iterator
 
 from agent.errors import StateTooNew
 
@@ -163,14 +164,34 @@ def migrate(conn: sqlite3.Connection) -> int:
             "upgrade the agent"
         )
     for target in range(version + 1, SCHEMA_VERSION + 1):
-        logger.info("migrating local state to schema version %d", target)
+        # One transaction per step, taken with the write lock before the version is read again: another
+        # process opening the same new file at the same moment (the dashboard and `run` started together)
+        # either did this step already, or waits for us. A failed step leaves the previous version intact.
+        conn.execute("BEGIN IMMEDIATE")
         try:
-            # One script, one transaction: a failed step leaves the previous version intact.
-            conn.executescript(
-                f"BEGIN IMMEDIATE;\n{MIGRATIONS[target - 1]}\nPRAGMA user_version = {target};\nCOMMIT;"
-            )
+            if int(conn.execute("PRAGMA user_version").fetchone()[0]) >= target:
+                conn.execute("COMMIT")
+                continue
+            logger.info("migrating local state to schema version %d", target)
+            for statement in _statements(MIGRATIONS[target - 1]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {target}")
+            conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
     return SCHEMA_VERSION
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The statements of a migration script one by one (a trigger's body keeps its own semicolons)."""
+    start = 0
+    for end, char in enumerate(script):
+        if char == ";" and sqlite3.complete_statement(script[start : end + 1]):
+            statement = script[start : end + 1].strip()
+            if statement != ";":
+                yield statement
+            start = end + 1
+    if script[start:].strip():
+        yield script[start:]

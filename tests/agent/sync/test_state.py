@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +17,29 @@ from agent.state import SCHEMA_VERSION, LocalState, StateTooNew
 def test_new_state_file_gets_the_current_schema_version(tmp_path: Path) -> None:
     with LocalState.open(tmp_path / "state.sqlite3") as state:
         assert state.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_two_processes_creating_the_same_new_state_file_at_once_both_open_it(tmp_path: Path) -> None:
+    # e.g. the dashboard and `run` started together on a fresh install: both see version 0, one migrates.
+    failures: list[BaseException] = []
+    for attempt in range(15):
+        path = tmp_path / f"state-{attempt}.sqlite3"
+        barrier = threading.Barrier(3)
+
+        def open_state(path: Path = path, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            try:
+                with LocalState.open(path) as state:
+                    assert state.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+            except BaseException as exc:
+                failures.append(exc)
+
+        openers = [threading.Thread(target=open_state) for _ in range(3)]
+        for opener in openers:
+            opener.start()
+        for opener in openers:
+            opener.join()
+    assert failures == []
 
 
 def test_a_state_file_from_a_newer_agent_is_refused(tmp_path: Path) -> None:
