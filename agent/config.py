@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from agent.errors import ConfigError
+from agent.hub_models import REASONS
 from agent.paths import config_path_is_explicit, default_data_dir, resolve_config_path
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,8 @@ class BackendSettings(_Section):
     timeout_seconds: float = Field(default=30, gt=0)
     max_retries: int = Field(default=4, ge=0, le=20)
     pacing_ms: int = Field(default=0, ge=0)
+    request_budget: int = Field(default=2000, ge=1)
+    login_min_interval_seconds: float = Field(default=5, ge=0)
 
     @field_validator("base_url")
     @classmethod
@@ -138,13 +141,32 @@ class PolicySettings(_Section):
     max_new_per_sync: int = Field(default=200, ge=0)
 
 
+class SharingSettings(_Section):
+    """`[sharing]`: what this seller's reports say."""
+
+    default_reason: str = "unspecified"
+
+    @field_validator("default_reason")
+    @classmethod
+    def _known_reason(cls, value: str) -> str:
+        value = value.strip()
+        if value not in REASONS:
+            raise ValueError(f"unknown reason {value!r}; use one of {', '.join(REASONS)}")
+        return value
+
+
 class ScheduleSettings(_Section):
-    """`[schedule]`: how often the background agent syncs."""
+    """`[schedule]`: how often the background agent syncs, checks and listens."""
 
     interval_minutes: int = Field(default=15, ge=1)
     jitter_seconds: int = Field(default=120, ge=0)
     max_cycle_minutes: int = Field(default=30, ge=1)
     misfire_grace_seconds: int = Field(default=600, ge=0)
+    # Live protection (see agent.sync.live): a cheap look at the newest blacklist entries this often
+    # (0: only the full cycle), and one long-poll wait on the hub's feed between cycles.
+    head_check_minutes: float = Field(default=3, ge=0)
+    listen: bool = True
+    listen_wait_seconds: int = Field(default=55, ge=1, le=60)
 
 
 class LoggingSettings(_Section):
@@ -173,6 +195,7 @@ class Settings(BaseSettings):
     browser: BrowserSettings = Field(default_factory=BrowserSettings)
     hub: HubSettings = Field(default_factory=HubSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
+    sharing: SharingSettings = Field(default_factory=SharingSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 

@@ -13,9 +13,11 @@
     ├── BackendError           the seller backend did not do what we asked
     │   ├── SelectorNotFound   a page does not match the selectors file (layout changed)
     │   ├── SessionExpired     the backend sent us back to the login page
-    │   ├── LoginFailed        wrong credentials, or the account is locked
+    │   ├── LoginFailed        wrong credentials, or the account is locked (carries when to try again)
+    │   │   └── LoginOnHold    a refusal is on record: no automatic login until `blacklist-agent login`
     │   ├── LoginNeedsHuman    a one-time code or other human step is required
     │   ├── BackendUnavailable 5xx / timeouts / 429 after all retries
+    │   ├── BudgetExhausted    this cycle's request budget is used up; the rest waits for the next cycle
     │   └── BlacklistRejected  the backend refused a blacklist change (mismatch, unknown buyer, full)
     └── HubError               the sharing hub did not do what we asked
         ├── HubUnavailable     unreachable, timeouts, 5xx after retries (pushes stay queued)
@@ -30,6 +32,7 @@ constructors. No message ever contains a password, token or cookie.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 
@@ -146,11 +149,20 @@ class SessionExpired(BackendError):
 
 
 class LoginFailed(BackendError):
-    """The backend refused the credentials, or locked the account."""
+    """The backend refused the credentials, or locked the account; `retry_at` is when the backend said
+    to try again (a lockout that names a duration), else None."""
 
-    def __init__(self, message: str, *, locked: bool = False, **context: object) -> None:
+    def __init__(
+        self, message: str, *, locked: bool = False, retry_at: datetime | None = None, **context: object
+    ) -> None:
         super().__init__(message, **context)  # type: ignore[arg-type]
         self.locked = locked
+        self.retry_at = retry_at
+
+
+class LoginOnHold(LoginFailed):
+    """A login was refused before (recorded next to the saved session): the agent does not try the same
+    password again on its own, in any process, until `blacklist-agent login` succeeds."""
 
 
 class LoginNeedsHuman(BackendError):
@@ -159,6 +171,15 @@ class LoginNeedsHuman(BackendError):
 
 class BackendUnavailable(BackendError):
     """The backend kept failing (5xx, timeouts, rate limits) after all retries."""
+
+
+class BudgetExhausted(BackendError):
+    """This cycle sent the seller backend as many requests as `backend.request_budget` allows; the work
+    left waits for the next cycle."""
+
+    def __init__(self, message: str, *, budget: int, **context: object) -> None:
+        super().__init__(message, **context)  # type: ignore[arg-type]
+        self.budget = budget
 
 
 class BlacklistRejected(BackendError):

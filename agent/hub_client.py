@@ -225,11 +225,22 @@ class HubClient:
         response = self._send("DELETE", f"/v1/reports/{member_path(member_id)}", expected=(404,))
         return response.status_code == 200
 
-    def feed(self, cursor: int, *, etag: str | None = None, limit: int = 1000) -> FeedPage | None:
-        """One page of changes after `cursor`; None when the ETag says nothing changed."""
+    def feed(
+        self, cursor: int, *, etag: str | None = None, limit: int = 1000, wait: int = 0
+    ) -> FeedPage | None:
+        """One page of changes after `cursor`; None when the ETag says nothing changed.
+
+        `wait` (1..60 s): a long poll, held by the hub until something changes after the cursor or the
+        wait ends (docs/hub-api.md, "Waiting for changes"); the read timeout grows to cover it.
+        """
         headers = {"If-None-Match": etag} if etag else {}
+        params: dict[str, Any] = {"cursor": cursor, "limit": limit}
+        timeout: float | None = None
+        if wait > 0:
+            params["wait"] = wait
+            timeout = wait + 15.0
         response = self._send(
-            "GET", "/v1/feed", params={"cursor": cursor, "limit": limit}, headers=headers, expected=(304, 410)
+            "GET", "/v1/feed", params=params, headers=headers, expected=(304, 410), timeout=timeout
         )
         if response.status_code == 304:
             return None
@@ -318,6 +329,7 @@ class HubClient:
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         expected: Iterable[int] = (),
+        timeout: float | None = None,
     ) -> httpx.Response:
         expected = frozenset(expected)
         what = f"{method} {path}"
@@ -329,7 +341,16 @@ class HubClient:
             retry_after = None
             self.request_count += 1
             try:
-                response = self._request(method, path, json=json, params=params, headers=headers)
+                response = self._request(
+                    method,
+                    path,
+                    json=json,
+                    params=params,
+                    headers=headers,
+                    timeout=httpx.USE_CLIENT_DEFAULT
+                    if timeout is None
+                    else httpx.Timeout(timeout, connect=10.0),
+                )
             except httpx.TransportError as exc:
                 last_problem = f"{type(exc).__name__}: {exc}"
                 logger.warning("hub %s failed (attempt %d): %s", what, attempt + 1, last_problem)

@@ -187,7 +187,9 @@ def human_login(
     if session.exists():
         session.replace(set_aside)
     try:
-        with open_backend(settings, password=password, otp_prompt=otp_prompt, headless=headless) as store:
+        with open_backend(
+            settings, password=password, otp_prompt=otp_prompt, headless=headless, human=True
+        ) as store:
             store.ensure_session()
     except BaseException:
         if set_aside.exists() and not session.exists():

@@ -5,6 +5,11 @@ a time, a grace period for missed runs), the *how long* (a hard time limit per c
 (SIGINT/SIGTERM finish the current action); the cycle itself is an injected callable, so the runner is tested
 with a real scheduler and a small real cycle, and the CLI injects the sync engine.
 
+Live protection (`LiveHooks`): between cycles a listener thread keeps one long-poll wait open on the hub
+(`wait`); when it says entries changed, the apply-only step runs a debounce later, and a head check runs
+every `head_check_seconds`. Both go through the same one-worker executor as the cycles (so nothing ever
+runs beside a cycle), with the same time limit, stop handling and "a human must log in" pause.
+
 Why the hard limit ends the process: a Python thread cannot be killed. A cycle stuck in the browser or the
 network would hold the instance lock and silently stop protecting the store. So the cycle is first asked to
 stop cooperatively (it checks its stop event between actions and saves state); if it still has not returned
@@ -22,14 +27,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import filelock
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import ConflictingIdError
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import SchedulerNotRunningError
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from agent.errors import AgentError, AlreadyRunning, LoginNeedsHuman
@@ -45,6 +53,17 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_ALREADY_RUNNING = 2
 EXIT_INTERRUPTED = 130  # a second Ctrl+C: stop now, like a shell would
+
+
+@dataclass(frozen=True, slots=True)
+class LiveHooks:
+    """What `run` does between cycles (see agent.sync.live); each step is a CycleFn like the cycle."""
+
+    wait: Callable[[threading.Event], bool] | None  # one long-poll wait: True when entries changed
+    apply: CycleFn  # the apply-only step
+    head_check: CycleFn | None = None
+    head_check_seconds: float = 0  # 0: no head checks
+    debounce_seconds: float = 2.0  # changes arriving together are applied together
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +141,13 @@ class Runner:
         on_next_run: Callable[[datetime | None], None] | None = None,
         session_path: Path | None = None,
         hard_exit: Callable[[int], None] = os._exit,
+        live: LiveHooks | None = None,
     ) -> None:
         self._cycle = cycle
+        self._live = live
+        self._listener: threading.Thread | None = None
+        self.live_steps_run = 0
+        self.head_checks_run = 0
         self._schedule = schedule
         self._on_next_run = on_next_run
         self._session_path = session_path
@@ -193,6 +217,18 @@ class Runner:
             misfire_grace_time=self._schedule.misfire_grace_seconds,
         )
         self._scheduler = scheduler
+        live = self._live
+        if live is not None and live.head_check is not None and live.head_check_seconds > 0:
+            scheduler.add_job(
+                self._scheduled_step,
+                IntervalTrigger(seconds=live.head_check_seconds),
+                args=(live.head_check, "head check"),
+                id="head",
+                name="head check",
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=max(1, int(live.head_check_seconds)),
+            )
         scheduler.start()
         logger.info(
             "agent running: a sync cycle every %s (jitter up to %.0f s), time limit %s per cycle",
@@ -200,6 +236,7 @@ class Runner:
             self._schedule.jitter_seconds,
             _duration(self._schedule.max_cycle_seconds),
         )
+
         try:
             while not self._stop.wait(0.2):
                 self._enforce_time_limit()
@@ -211,6 +248,8 @@ class Runner:
             if scheduler.running:
                 scheduler.shutdown(wait=False)
             self._report_next_run(running=False)
+            if self._listener is not None:
+                self._listener.join(timeout=1)  # a daemon thread: a wait in flight ends with the process
         logger.info("agent stopped after %d cycle(s)", self.cycles_run)
         return EXIT_FAILURE if self._gave_up else EXIT_OK
 
@@ -224,10 +263,71 @@ class Runner:
             )
             self._report_next_run(running=True)
             return
+        refusal = self._login_refused()
+        if refusal:
+            # No browser, no request: the next login would try a password the backend refused.
+            logger.warning("skipping this cycle: %s", refusal)
+            self._report_next_run(running=True)
+            return
         self._run_cycle()
         self._report_next_run(running=True)
+        self._start_listening()
 
-    def _run_cycle(self) -> None:
+    def _start_listening(self) -> None:
+        """Start listening after the first cycle: it creates the state and pulls the list to wait from."""
+        live = self._live
+        if live is None or live.wait is None or self._listener is not None or self._stop.is_set():
+            return
+        self._listener = threading.Thread(target=self._listen, args=(live.wait,), name="hub-listener")
+        self._listener.daemon = True
+        self._listener.start()
+        logger.info("listening to the hub for changes between cycles")
+
+    # -- live protection ---------------------------------------------------------------------------
+
+    def _listen(self, wait: Callable[[threading.Event], bool]) -> None:
+        """The listener thread: one wait after another; a change schedules the apply-only step."""
+        while not self._stop.is_set():
+            try:
+                changed = wait(self._stop)
+            except Exception:  # the listener must outlive any surprise: the cycles still run
+                logger.exception("listening to the hub failed; trying again in 30 s")
+                self._stop.wait(30)
+                continue
+            if changed and not self._stop.is_set():
+                self._schedule_apply()
+
+    def _schedule_apply(self) -> None:
+        scheduler, live = self._scheduler, self._live
+        if scheduler is None or live is None or not scheduler.running:
+            return
+        if scheduler.get_job("live") is not None:
+            return  # one is due within the debounce: it pulls these changes too
+        run_at = _utcnow() + timedelta(seconds=live.debounce_seconds)
+        try:
+            scheduler.add_job(
+                self._scheduled_step,
+                DateTrigger(run_date=run_at),
+                args=(live.apply, "live step"),
+                id="live",
+                name="apply-only step",
+                misfire_grace_time=None,  # late (behind a cycle) is still worth doing
+            )
+        except ConflictingIdError:
+            return
+        except SchedulerNotRunningError:
+            return
+
+    def _scheduled_step(self, step: CycleFn, label: str) -> None:
+        if self._stop.is_set() or self._login_still_needed():
+            return
+        if label == "head check":
+            self.head_checks_run += 1
+        else:
+            self.live_steps_run += 1
+        self._run_cycle(step, label)
+
+    def _run_cycle(self, step: CycleFn | None = None, label: str = "sync cycle") -> None:
         cycle_stop = threading.Event()
         with self._guard:
             self._cycle_stop = cycle_stop
@@ -236,6 +336,9 @@ class Runner:
             self._idle.clear()
         if self._stop.is_set():
             cycle_stop.set()
+        if step is not None:
+            self._run_step(step, label, cycle_stop)
+            return
         self.cycles_run += 1
         logger.info("sync cycle %d starting", self.cycles_run)
         code = EXIT_FAILURE
@@ -268,6 +371,27 @@ class Runner:
             logger.exception("sync cycle %d failed unexpectedly", self.cycles_run)
         finally:
             self.last_exit_code = code
+            with self._guard:
+                self._cycle_stop = None
+                self._cycle_started = None
+                self._idle.set()
+
+    def _run_step(self, step: CycleFn, label: str, step_stop: threading.Event) -> None:
+        """A live step or head check: like a cycle, but its result leaves the exit code alone."""
+        try:
+            ok = step(step_stop)
+            if not ok:
+                logger.warning("%s partly failed (see above); the next cycle retries", label)
+        except LoginNeedsHuman as exc:
+            self._waiting_for_login = self._session_mtime()
+            logger.error(
+                "%s needs a human: %s. No login is attempted again until a new session is saved.", label, exc
+            )
+        except AgentError as exc:
+            logger.error("%s failed: %s", label, exc)
+        except Exception:
+            logger.exception("%s failed unexpectedly", label)
+        finally:
             with self._guard:
                 self._cycle_stop = None
                 self._cycle_started = None
@@ -309,6 +433,15 @@ class Runner:
             return self._session_path.stat().st_mtime
         except OSError:
             return 0.0
+
+    def _login_refused(self) -> str | None:
+        """What the backend refused, while a refused login is on record (see agent.backend.login_guard)."""
+        if self._session_path is None:
+            return None
+        from agent.backend.login_guard import LoginGuard  # no Playwright import: only the state file
+
+        refusal = LoginGuard(self._session_path).refusal()
+        return refusal.describe() if refusal is not None else None
 
     def _login_still_needed(self) -> bool:
         """True until the session file changes (the seller ran `login --interactive`): no retry loop."""

@@ -30,13 +30,14 @@ from agent.backend.api import Backend
 from agent.config import Settings
 from agent.errors import ConfigError, CycleBusy
 from agent.hub_client import HubClient
-from agent.models import RemovalOutcome
+from agent.models import BlacklistEntry, BlacklistResult, RemovalOutcome
 from agent.state import LocalState
-from agent.sync import levers
+from agent.sync import levers, live
 from agent.sync.cycle_result import BuyerAction, CycleReport, ShareReport
-from agent.sync.engine import BackendFactory, run_cycle
+from agent.sync.engine import BackendFactory, run_apply, run_cycle, run_head_check
 from agent.sync.policy import Policy
 from agent.sync.progress import ProgressSink
+from agent.sync.reasons import check_reason, reasons_warning
 from agent.sync.share import share_all
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,9 @@ class _KeptOpen(AbstractContextManager[Backend]):
         self._backend = backend
 
     def __enter__(self) -> Backend:
+        new_cycle = getattr(self._backend, "new_cycle", None)
+        if callable(new_cycle):
+            new_cycle()  # each action on a kept backend gets the budget of a cycle
         return self._backend
 
     def __exit__(self, *exc_info: object) -> None:
@@ -174,7 +178,51 @@ class AgentSession:
                 dry_run=dry_run,
                 stop=stop,
                 progress=progress,
+                default_reason=self.settings.sharing.default_reason,
             )
+
+    def apply_live(self, *, stop: threading.Event | None = None, wait_seconds: float = 0) -> CycleReport:
+        """Live protection's apply-only step: push, pull, decide, retract and add (agent.sync.engine)."""
+        policy, hub, state = self.policy, self.require_hub(), self.state
+        with self.exclusive(wait_seconds=wait_seconds):
+            return run_apply(policy=policy, backend_factory=self.backend, hub=hub, state=state, stop=stop)
+
+    def head_check(self, *, wait_seconds: float = 0) -> list[BlacklistEntry]:
+        """Look at the newest blacklist entries; report buyers the seller blacklisted by hand there now."""
+        state, hub = self.state, self.hub
+        with self.exclusive(wait_seconds=wait_seconds):
+            return run_head_check(
+                backend_factory=self.backend,
+                hub=hub,
+                state=state,
+                default_reason=self.settings.sharing.default_reason,
+            )
+
+    def blacklist_add(
+        self, member_id: str, name: str, *, reason: str | None = None, wait_seconds: float = 0
+    ) -> tuple[BlacklistResult, live.OwnEntryResult | None]:
+        """Blacklist a buyer as the seller (the blacklist link) and report them to the hub at once.
+
+        `reason`: one of the hub's reasons (default `sharing.default_reason`). The second item is None when
+        the backend did not blacklist the buyer; otherwise it says whether the report reached the hub or
+        waits in the outbox.
+        """
+        reason = check_reason(reason or self.settings.sharing.default_reason)
+        state, hub = self.state, self.hub
+        with self.exclusive(wait_seconds=wait_seconds):
+            with self.backend() as backend:
+                backend.ensure_session()
+                result = backend.blacklist_by_link(member_id, name)
+            if not result.ok:
+                return result, None
+            return result, live.report_own_entry(state, hub, member_id, name, reason)
+
+    def reasons_warning(self) -> str | None:
+        """A sentence when `policy.reasons` can match nothing (see agent.sync.reasons), else None."""
+        shared = self.state.shared.entries().values()
+        return reasons_warning(
+            self.settings.policy.reasons, self.settings.sharing.default_reason, (e.reasons for e in shared)
+        )
 
     def share_all(
         self,
@@ -194,6 +242,7 @@ class AgentSession:
                 dry_run=dry_run,
                 progress=progress,
                 stop=stop,
+                default_reason=self.settings.sharing.default_reason,
             )
 
     def undo(
@@ -235,10 +284,17 @@ class AgentSession:
             )
 
     def remove(self, member_id: str, *, wait_seconds: float = 0) -> RemovalOutcome:
-        """Take a buyer off the store's blacklist as the seller; they are allowlisted (see levers)."""
-        state = self.state
+        """Take a buyer off the store's blacklist as the seller; they are allowlisted (see levers).
+
+        The withdrawal of the seller's own report goes to the hub at once (queued if the hub is down).
+        """
+        state, hub = self.state, self.hub
         with self.exclusive(wait_seconds=wait_seconds):
-            return levers.remove(backend_factory=self.backend, state=state, member_id=member_id)
+            outcome = levers.remove(backend_factory=self.backend, state=state, member_id=member_id)
+            delivered, problem = live.withdraw_now(state, hub)
+            if not delivered and hub is not None:
+                logger.warning("the withdrawal of %s waits in the outbox: %s", member_id, problem)
+            return outcome
 
     def dismiss_alert(self, order_id: str) -> bool:
         """The seller checked this order; False when there was no such alert."""

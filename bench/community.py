@@ -10,9 +10,9 @@ policy adds them.
 
 The community: `--buyers` buyers, 2% of them fraudsters who each hit 1-6 stores (a hit store notices and
 reports 90% of the time); every honest store also reports one good buyer by mistake; each poisoning seller
-reports 300 good buyers, tries to veto 50 fraudsters by re-naming them (a zero-width space, then a wrong
-name), and churns (withdraws everything and re-files it, 10 rounds). Then the operator disables the
-poisoners and every store runs one more cycle.
+reports 300 good buyers and tries to veto 50 fraudsters by re-naming them (a zero-width space, then a wrong
+name); every store runs a cycle and the figures are taken. Then each poisoner churns (withdraws everything
+and re-files it, 10 rounds), the operator disables the poisoners and every store runs one more cycle.
 
 Printed: good buyers blocked anywhere (false positives, and those a poisoner was needed for); the share of
 fraudsters seen by 2+ stores blocked in every store after one cycle; the poisoners' influence (entries the
@@ -23,6 +23,7 @@ after they are disabled. bench/README.md ("Community trust") records the figures
 from __future__ import annotations
 
 import argparse
+import logging
 import random
 import sys
 import tempfile
@@ -124,21 +125,26 @@ class Poisoning:
     churn_writes_refused: int = 0
 
 
-def poison(hub_url: str, community: Community, rng: random.Random) -> Poisoning:
-    """Name vetoes and churn, as far as the hub lets each poisoner go."""
-    result = Poisoning()
+def veto(hub_url: str, community: Community, rng: random.Random, result: Poisoning) -> None:
+    """Each poisoner re-spells fraudsters' names, as far as the hub lets it."""
     targets = sorted(m for m, stores in community.hits.items() if len(stores) >= 2)
     for p in community.poisoners:
         with HubClient(hub_url, p.token, max_retries=0, max_wait=0) as hub:
             for m in rng.sample(targets, min(POISON_VETOES, len(targets))):
-                for veto in (community.buyers[m].replace(" ", ZWSP + " ", 1), "Someone Else Entirely"):
+                for spelling in (community.buyers[m].replace(" ", ZWSP + " ", 1), "Someone Else Entirely"):
                     try:
-                        hub.push_reports([Report(m, veto, "fraud")])
+                        hub.push_reports([Report(m, spelling, "fraud")])
                         result.vetoes_accepted += 1
-                        p.reports[m] = veto
+                        p.reports[m] = spelling
                         break
                     except HubError:
                         result.vetoes_refused += 1
+
+
+def churn(hub_url: str, community: Community, result: Poisoning) -> None:
+    """Each poisoner withdraws everything and re-files it, CHURN_ROUNDS times, as far as the hub lets it."""
+    for p in community.poisoners:
+        with HubClient(hub_url, p.token, max_retries=0, max_wait=0) as hub:
             mine = [Report(m, n, "fraud") for m, n in sorted(p.reports.items())]
             for _ in range(CHURN_ROUNDS):
                 for body in ([], mine):
@@ -147,7 +153,6 @@ def poison(hub_url: str, community: Community, rng: random.Random) -> Poisoning:
                         result.churn_writes_accepted += 1
                     except HubError:
                         result.churn_writes_refused += 1
-    return result
 
 
 def fold(name: str) -> str:
@@ -158,6 +163,7 @@ def fold(name: str) -> str:
 class Figures:
     false_positives: int = 0  # good buyers some store's agent blocked
     poisoner_needed: int = 0  # ... of which a poisoner's report was needed for
+    poisoners_alone: int = 0  # ... of which no honest store reported at all
     fraud_2plus: int = 0
     fraud_2plus_everywhere: int = 0
     poisoned_entries_passing: int = 0  # good buyers a poisoner reports that pass the default policy
@@ -176,9 +182,9 @@ def measure(community: Community, policy: Policy) -> Figures:
     for s in community.stores:
         blocked_good |= {m for m in s.automatic if m not in community.fraudsters}
     figures.false_positives = len(blocked_good)
-    figures.poisoner_needed = sum(
-        1 for m in blocked_good if m in poisoned and honest_reports.get(m, 0) < policy.min_reporters
-    )
+    needed = [m for m in blocked_good if m in poisoned and honest_reports.get(m, 0) < policy.min_reporters]
+    figures.poisoner_needed = len(needed)
+    figures.poisoners_alone = sum(1 for m in needed if honest_reports.get(m, 0) == 0)
     for m, _stores in community.hits.items():
         if honest_reports.get(m, 0) >= 2:
             figures.fraud_2plus += 1
@@ -239,10 +245,12 @@ def run(n_stores: int, n_buyers: int, n_poisoners: int, seed: int) -> dict[str, 
             community = build(rng, n_stores, n_buyers, n_poisoners, add_seller)
             started = time.monotonic()
             push_all(hub_url, community.stores + community.poisoners)
-            poisoning = poison(hub_url, community, rng)
+            poisoning = Poisoning()
+            veto(hub_url, community, rng, poisoning)
             for store in community.stores:
                 cycle(hub_url, store, policy)
             before = measure(community, policy)
+            churn(hub_url, community, poisoning)  # measured on its own: it may leave a poisoner with nothing
             for p in community.poisoners:
                 admin.set_enabled(p.name, False)
             for store in community.stores:
@@ -274,6 +282,7 @@ def report(result: dict[str, object]) -> str:
         f"{result['seconds']:.1f} s",
         f"good buyers blocked anywhere (false positives):        {before.false_positives}",
         f"  ... that needed a poisoner's report:                  {before.poisoner_needed}",
+        f"  ... of which no honest store reported (poisoners alone): {before.poisoners_alone}",
         f"fraudsters seen by 2+ stores blocked everywhere, 1 cycle: {before.fraud_2plus_everywhere}"
         f"/{before.fraud_2plus} = {share:.1%}",
         f"poisoned good buyers passing the policy on the hub:      {before.poisoned_entries_passing}",
@@ -296,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="20 stores, 3,000 buyers")
     args = parser.parse_args(argv)
+    logging.getLogger("agent").setLevel(logging.ERROR)  # refused writes are counted, not logged
     stores, buyers = (20, 3000) if args.quick else (args.stores, args.buyers)
     print(report(run(stores, buyers, args.poisoners, args.seed)))
     return 0

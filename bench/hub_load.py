@@ -278,7 +278,9 @@ def run_database(
         )
         seed_seconds = time.perf_counter() - started
         logger.info("%s seeded in %.1f s", kind, seed_seconds)
-        for index, workers in enumerate(worker_counts):
+        # `serve` refuses several workers on SQLite (one process: in-process wake-ups, one writer).
+        counts = [w for w in worker_counts if kind != "sqlite" or w == 1]
+        for index, workers in enumerate(counts):
             run = Run(kind, workers, seed_seconds, seeded.method)
             with hub_server(url, workers=workers, log_path=logs / f"{kind}-{workers}.log") as hub:
                 measure(hub, seeded, scale, run, seeded.extra_tokens[index])

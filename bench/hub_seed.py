@@ -3,9 +3,9 @@
 Going through HTTP would spend the seeding time in request overhead and the per-seller rate limit and
 quota. Instead: sellers are created with `hub.sellers.create_seller` (real tokens), all reports are bulk
 inserted into the `reports` table in one `INSERT` batch, then `hub.entries.refresh_entries` (what every
-push runs) computes every entry with the hub's scoring and appends the change log, in one transaction. The
-result is what real pushes would have produced, with the change history already compacted (one change per
-entry).
+push runs) computes every entry with the hub's scoring and `hub.publish.publish_all` publishes them (the
+change log), in one transaction. The result is what real pushes would have produced, with the change
+history already compacted (one change per entry).
 
 Shape: seller `s` reports its own block of `entries / sellers` buyers (so every buyer has an entry) plus
 half as many again drawn at random from everyone's buyers, so about a third of the entries have two or more
@@ -25,6 +25,7 @@ from bench.hub_clients import REASONS, member_id
 from hub.db import Database
 from hub.entries import refresh_entries
 from hub.models import Report, utcnow
+from hub.publish import publish_all
 from hub.scoring import Ageing
 from hub.sellers import create_seller
 from hub.settings import HubSettings
@@ -40,8 +41,20 @@ class Seeded:
     method: str = METHOD
 
 
-def seed(database_url: str, *, entries: int, sellers: int, extra_sellers: int, seed: int = 7) -> Seeded:
-    """Fill a migrated, empty hub database; returns the sellers' tokens."""
+def seed(
+    database_url: str,
+    *,
+    entries: int,
+    sellers: int,
+    extra_sellers: int,
+    seed: int = 7,
+    min_reporters: int = 1,
+) -> Seeded:
+    """Fill a migrated, empty hub database; returns the sellers' tokens.
+
+    `min_reporters`: the publication threshold of the hub that will serve it (the benchmarks serve every
+    entry: 1).
+    """
     settings = HubSettings(database_url=database_url)
     ageing = Ageing(
         ttl=timedelta(days=settings.report_ttl_days), stale_after=timedelta(days=settings.report_stale_days)
@@ -79,6 +92,7 @@ def seed(database_url: str, *, entries: int, sellers: int, extra_sellers: int, s
             session.execute(insert(Report), rows)
         with db.write() as session:
             refresh_entries(session, [member_id(n) for n in range(entries)], now, ageing)
+            publish_all(session, now, min_reporters)
     finally:
         db.dispose()
     tokens = [token for _, token in created]

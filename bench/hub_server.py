@@ -101,6 +101,9 @@ class HubProcess:
         return total
 
 
+BENCH_ENV = {"BLACKLIST_HUB_PUBLISH_MIN_REPORTERS": "1"}
+
+
 @contextlib.contextmanager
 def hub_server(
     database_url: str, *, workers: int = 1, env: dict[str, str] | None = None, log_path: Path | None = None
@@ -128,7 +131,8 @@ def hub_server(
         output = stack.enter_context(log_path.open("ab")) if log_path else subprocess.DEVNULL
         process = subprocess.Popen(
             command,
-            env={**os.environ, **(env or {})},
+            # Benchmarks serve every seeded entry (publication threshold 1).
+            env={**os.environ, **BENCH_ENV, **(env or {})},
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
                     logger.info("%s seeded in %.1f s", kind, time.perf_counter() - started)
                     tokens = Path(tmp) / "tokens.txt"
                     tokens.write_text("\n".join(seeded.tokens) + "\n")
-                    for workers in worker_counts:
+                    for workers in [w for w in worker_counts if kind != "sqlite" or w == 1]:
                         log = Path(tmp) / f"{kind}-{workers}.log"
                         with hub_server(url, workers=workers, log_path=log) as hub:
                             runs += measure(kind, workers, hub, tokens, seeded, args)

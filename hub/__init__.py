@@ -20,6 +20,10 @@ Embedding a hub (what `blacklist-agent demo` and the e2e tests do):
     migrate(url)
     tokens = [add_seller(url, f"store-{i}", f"S{i}") for i in range(3)]
     app = create_app(HubSettings(database_url=url))   # serve with uvicorn
+
+With the defaults, an entry reaches the feed only with 2 counting reporters, and changes are published every
+2 s (`hub.publish`). Tests that push then pull at once set `publish_interval_seconds=0` (published in the
+writing transaction); `HubAdmin.publish()` (or `blacklist-hub publish`) publishes by hand.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import StringConstraints
@@ -25,7 +26,16 @@ from hub.lookup import lookup_entries
 from hub.models import Entry, Report, Seller
 from hub.ratelimit import retry_after_header
 from hub.records import RecordFull, apply_changes, read_record
-from hub.reports import Outcome, quota_limit, seller_report_counts, store_reports, used_today, withdraw_report
+from hub.reports import (
+    Outcome,
+    apply_plan,
+    check_budget,
+    plan_reports,
+    quota_limit,
+    seller_report_counts,
+    used_today,
+    withdraw_report,
+)
 from hub.schemas import (
     MEMBER_ID_PATTERN,
     AllowItem,
@@ -144,9 +154,17 @@ def charge_writes(ctx: HubContext, caller: Caller, items: int) -> None:
 def _store(ctx: HubContext, caller: Caller, reports: list[ReportIn], *, snapshot: bool) -> Outcome:
     reports = _last_per_member(reports)
     charge_writes(ctx, caller, len(reports))
-    with ctx.db.write() as session:
-        seller = session.get_one(Seller, caller.id)
-        outcome = store_reports(session, seller, reports, ctx.now(), ctx.limits, snapshot=snapshot)
+    now = ctx.now()
+    with ctx.one_write_per_seller(caller.id):
+        with ctx.db.read() as session:  # the heavy reading, without the hub-wide write lock
+            plan = plan_reports(session, caller.id, reports, now, snapshot=snapshot)
+            seller = session.get_one(Seller, caller.id)
+            check_budget(session, seller, plan, now, ctx.limits, snapshot=snapshot)
+        with ctx.db.write() as session:
+            seller = session.get_one(Seller, caller.id)
+            outcome = apply_plan(session, seller, plan, now, ctx.limits, snapshot=snapshot)
+    if outcome.withdrawn:  # known only now: a snapshot's withdrawals are paid after the fact
+        ctx.write_limiter.charge(caller.id, outcome.withdrawn)
     ctx.metrics.count("reports_created", outcome.created)
     logger.info(
         "seller %d %s: %d created, %d updated, %d unchanged, %d withdrawn",
@@ -193,7 +211,7 @@ MAX_LOOKUP = 50
 def delete_report(member_id: MemberIdPath, ctx: Ctx, caller: CurrentSeller) -> Withdrawn:
     """Withdraw the caller's own report about a buyer."""
     charge_writes(ctx, caller, 1)
-    with ctx.db.write() as session:
+    with ctx.one_write_per_seller(caller.id), ctx.db.write() as session:
         seller = session.get_one(Seller, caller.id)
         done = withdraw_report(session, seller, member_id, ctx.now(), ctx.ageing)
     if not done:
@@ -256,17 +274,16 @@ def get_record(ctx: Ctx, caller: CurrentSeller) -> RecordOut:
 @router.post(
     "/v1/me/record",
     response_model=RecordApplied,
-    responses={
-        **WRITE_RESPONSES,
-        422: {"model": ErrorOut, "description": "Invalid change, or the list is full."},
-    },
+    responses=WRITE_RESPONSES,
     tags=["sellers"],
 )
 def post_record(body: RecordChanges, ctx: Ctx, caller: CurrentSeller) -> RecordApplied:
-    """Add to or remove from the caller's private record (1..500 changes, in order). Idempotent."""
+    """Add to or remove from the caller's private record (1..500 changes, in order). Idempotent.
+
+    422 also when a list would hold more than `record_max_items`."""
     charge_writes(ctx, caller, len(body.changes))
     try:
-        with ctx.db.write() as session:
+        with ctx.one_write_per_seller(caller.id), ctx.db.write() as session:
             applied = apply_changes(
                 session,
                 caller.id,
@@ -275,8 +292,9 @@ def post_record(body: RecordChanges, ctx: Ctx, caller: CurrentSeller) -> RecordA
                 ctx.ageing,
                 max_items=ctx.settings.record_max_items,
             )
-    except RecordFull as exc:
-        raise HTTPException(422, str(exc)) from None
+    except RecordFull as exc:  # a 422 of the usual validation shape, naming the body's changes
+        error = {"type": "value_error", "loc": ("body", "changes"), "msg": str(exc), "input": None}
+        raise RequestValidationError([error]) from None
     return RecordApplied(applied=applied)
 
 
@@ -327,13 +345,15 @@ def healthz(ctx: Ctx) -> Any:
     responses={401: {"model": ErrorOut, "description": "The hub wants its metrics token."}},
     tags=["operations"],
 )
-def metrics(ctx: Ctx, credentials: Credentials) -> PlainTextResponse:
+def metrics(ctx: Ctx, request: Request) -> PlainTextResponse:
     """Prometheus text format: request counters and hub-wide gauges. Wants `Authorization: Bearer <token>`
     when the operator set `BLACKLIST_HUB_METRICS_TOKEN`."""
     expected = ctx.settings.metrics_token
     if expected is not None:
-        sent = credentials.credentials if credentials is not None else ""
-        if not hmac.compare_digest(sent.encode(), expected.get_secret_value().encode()):
+        # Read by hand: declaring the bearer scheme would tell clients that sellers' tokens open it.
+        scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+        matches = hmac.compare_digest(sent.strip().encode(), expected.get_secret_value().encode())
+        if scheme.lower() != "bearer" or not matches:
             raise HTTPException(401, "the metrics token is required", headers=_UNAUTHORIZED)
     gauges: dict[str, tuple[str, float]] = {}
     try:

@@ -17,13 +17,13 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import anyio.to_thread
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -88,6 +88,8 @@ class HubContext:
             "feed_waiters", "Feed requests waiting for a change, in this process.", self._waiting
         )
         self._sweep_lock = threading.Lock()
+        self._writing: set[int] = set()
+        self._writing_lock = threading.Lock()
         self._last_sweep: datetime | None = None
 
     def now(self) -> datetime:
@@ -120,6 +122,29 @@ class HubContext:
                     self._last_sweep = None  # the next request takes the next batch
         finally:
             self._sweep_lock.release()
+
+    def is_writing(self, seller_id: int) -> bool:
+        with self._writing_lock:
+            return seller_id in self._writing
+
+    @contextlib.contextmanager
+    def one_write_per_seller(self, seller_id: int) -> Iterator[None]:
+        """Let a seller have one write request at a time in this process; 429 for a second one.
+
+        Agents write one request after the other; a seller sending many at once would otherwise queue them
+        all on the hub-wide write lock, ahead of every other seller (and hold a thread for each).
+        """
+        with self._writing_lock:
+            if seller_id in self._writing:
+                raise HTTPException(
+                    429, "another write of this seller is in progress", headers={"Retry-After": "1"}
+                )
+            self._writing.add(seller_id)
+        try:
+            yield
+        finally:
+            with self._writing_lock:
+                self._writing.discard(seller_id)
 
     def publish_pending(self) -> int:
         """Publish what is pending, in batches (blocking: the publication task runs it in a thread)."""

@@ -77,19 +77,17 @@ async def _identity(ctx: HubContext, token: str) -> Identity | None:
 async def _known(ctx: HubContext, token: str | None, address: str) -> Identity | None:
     """The token's identity; None (no token, unknown) is charged to the address, 429 beyond its limit.
 
-    The same gate as `hub.middleware` for the other routes: no lookup while the address is over its limit.
+    The same gate as `hub.middleware` for the other routes.
     """
     if token is not None:
         cached = ctx.tokens.cached(token)
         if cached is not None:
             return cached
-    wait = ctx.address_limiter.exhausted(address)
-    if wait <= 0 and token is not None:
+    if token is not None:
         found = await anyio.to_thread.run_sync(ctx.tokens.lookup, token)
         if found is not None:
             return found
-    if wait <= 0:
-        wait = ctx.address_limiter.acquire(address)
+    wait = ctx.address_limiter.acquire(address)
     if wait > 0:
         ctx.metrics.count("unauthenticated_refused")
         raise HTTPException(

@@ -3,8 +3,11 @@
 The gate runs before any body is read. A request that carries no token the hub knows is charged to its
 client address (`unauthenticated_per_minute`, token bucket of `unauthenticated_burst`): over it, 429 with
 `Retry-After`; under it, `/v1/...` gets its 401 at once and the other routes (`/healthz`, `/metrics`,
-`/docs`) are served. Known tokens cost no lookup (the token cache, `hub.auth_cache`); an unknown one costs
-one indexed SELECT, only while its address has tokens left. `/metrics` with the metrics token passes.
+`/docs`) are served. Known tokens cost no lookup (the token cache, `hub.auth_cache`); one not cached yet
+costs one indexed SELECT, so a seller sharing an address (a NAT) with a flood of bad tokens still gets in.
+`/metrics` with the metrics token passes. A seller's write (`POST`/`PUT`/`DELETE` of reports, record
+changes) is refused here too, before its body is read, while another write of the same seller is in progress
+or its write budget is spent: a churning seller's big bodies are then never parsed.
 
 The body limit checks `Content-Length` first, then counts the bytes actually received (a chunked or lying
 client cannot get past it); the body is buffered, at most `max_body_bytes`, and replayed to the app.
@@ -27,8 +30,12 @@ from hub.ratelimit import retry_after_header
 
 if TYPE_CHECKING:
     from hub.app import HubContext
+    from hub.sellers import Identity
 
 logger = logging.getLogger(__name__)
+
+WRITE_METHODS = ("POST", "PUT", "DELETE")
+WRITE_PATHS = ("/v1/reports", "/v1/me/record")
 
 
 def bearer_token(headers: list[tuple[bytes, bytes]]) -> str | None:
@@ -89,8 +96,9 @@ class HubMiddleware:
         token = bearer_token(scope.get("headers", []))
         path: str = scope.get("path", "")
         if token is not None:
-            if ctx.tokens.cached(token) is not None:
-                return None
+            known = ctx.tokens.cached(token)
+            if known is not None:
+                return self._write_gate(scope, known)
             expected = ctx.settings.metrics_token
             if (
                 path == "/metrics"
@@ -99,16 +107,15 @@ class HubMiddleware:
             ):
                 return None
         address = client_address(scope)
-        wait = ctx.address_limiter.exhausted(address)
-        if wait <= 0 and token is not None and not (path == "/metrics" and ctx.settings.metrics_token):
+        if token is not None and not (path == "/metrics" and ctx.settings.metrics_token):
             try:
-                if await anyio.to_thread.run_sync(ctx.tokens.lookup, token) is not None:
-                    return None
+                found = await anyio.to_thread.run_sync(ctx.tokens.lookup, token)
+                if found is not None:
+                    return self._write_gate(scope, found)
             except (OperationalError, PoolTimeout, DBAPIError) as exc:
                 logger.error("database unavailable: %s", type(exc).__name__)
                 return 503, {"Retry-After": "5"}, {"detail": "database unavailable, retry later"}
-        if wait <= 0:
-            wait = ctx.address_limiter.acquire(address)
+        wait = ctx.address_limiter.acquire(address)
         if wait > 0:
             ctx.metrics.count("unauthenticated_refused")
             return (
@@ -119,6 +126,26 @@ class HubMiddleware:
         if path.startswith("/v1/"):
             detail = "unknown token" if token is not None else "missing bearer token"
             return 401, {"WWW-Authenticate": "Bearer"}, {"detail": detail}
+        return None
+
+    def _write_gate(
+        self, scope: Scope, seller: Identity
+    ) -> tuple[int, dict[str, str], dict[str, str]] | None:
+        """A seller's write refused before its body is read: one in progress already, or its budget spent.
+
+        The handler checks both again (`hub.api.charge_writes`, `HubContext.one_write_per_seller`); here they
+        keep a churning seller's big bodies from being read and parsed at all.
+        """
+        if scope.get("method") not in WRITE_METHODS or not scope.get("path", "").startswith(WRITE_PATHS):
+            return None
+        ctx = self.context
+        if ctx.is_writing(seller.id):
+            return 429, {"Retry-After": "1"}, {"detail": "another write of this seller is in progress"}
+        wait = ctx.write_limiter.waiting(seller.id)
+        if wait > 0:
+            ctx.metrics.count("write_budget_refused")
+            detail = "write budget exceeded: too many items written"
+            return 429, {"Retry-After": retry_after_header(wait)}, {"detail": detail}
         return None
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes | None:

@@ -62,12 +62,19 @@ class RateLimiter:
                 return 0.0
             return (cost - bucket.tokens) / self.rate
 
-    def exhausted(self, key: Hashable) -> float:
-        """The seconds until one token is available (0: not exhausted), without taking any."""
+    def waiting(self, key: Hashable) -> float:
+        """Seconds until one token is available (0: now), without taking it."""
         now = self._monotonic()
         with self._lock:
             bucket = self._bucket(key, now)
             return 0.0 if bucket.tokens >= 1.0 else (1.0 - bucket.tokens) / self.rate
+
+    def charge(self, key: Hashable, cost: float) -> None:
+        """Take `cost` tokens after the fact (the bucket may go into debt: later requests wait)."""
+        now = self._monotonic()
+        with self._lock:
+            bucket = self._bucket(key, now)
+            bucket.tokens = max(-self.burst, bucket.tokens - cost)
 
 
 def retry_after_header(wait: float) -> str:

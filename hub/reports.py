@@ -105,33 +105,37 @@ def _existing(session: Session, seller_id: int, member_ids: Sequence[str] | None
     return found
 
 
-def store_reports(
-    session: Session,
-    seller: Seller,
-    reports: Sequence[ReportIn],
-    now: datetime,
-    limits: Limits,
-    *,
-    snapshot: bool,
-) -> Outcome:
-    """Upsert the seller's reports (all of them when `snapshot`, withdrawing the rest); confirms each one.
+@dataclass
+class Plan:
+    """What a request will change, worked out from a read of the seller's reports (no lock needed)."""
 
-    Raises QuotaExceeded, before changing anything, when the new, re-filed and re-reasoned (or renamed)
-    reports do not fit today's budget.
+    outcome: Outcome
+    rows: list[dict[str, Any]]  # reports to insert or update
+    confirmed: list[str]  # unchanged reports whose confirmation time is due to move
+    touched: set[str]  # reports that change: their entries are recomputed
+    gone: list[str]  # a snapshot's withdrawals
+    cost: int  # of the daily budget: new, re-filed, re-reasoned or renamed reports
+
+
+def plan_reports(
+    session: Session, seller_id: int, reports: Sequence[ReportIn], now: datetime, *, snapshot: bool
+) -> Plan:
+    """The changes the request makes to the seller's reports; reads only.
+
+    The API plans in a read transaction, refuses an over-budget request there, and applies the plan in the
+    write transaction: the hub-wide write lock is held for the writing only. Only the seller's own requests
+    change its reports, and the API lets a seller have one write at a time, so the plan stays true.
     """
     ids = [r.member_id for r in reports]
-    existing = _existing(session, seller.id, None if snapshot else ids)
-    outcome = Outcome()
-    rows: list[dict[str, Any]] = []
-    confirmed: list[str] = []  # unchanged reports whose confirmation time is due to move
-    touched: set[str] = set()  # reports that changed: their entries are recomputed
-    cost = 0
+    existing = _existing(session, seller_id, None if snapshot else ids)
+    plan = Plan(Outcome(), [], [], set(), [], 0)
+    outcome = plan.outcome
     for report in reports:
         old = existing.get(report.member_id)
         reported_at = min(report.reported_at or now, now)
         if old is None or old.withdrawn_at is not None:
             outcome.created += 1
-            cost += 1
+            plan.cost += 1
             filed_at = now
         else:
             filed_at = old.filed_at
@@ -146,15 +150,15 @@ def store_reports(
             if same:
                 outcome.unchanged += 1
                 if old.last_confirmed_at <= now - CONFIRM_EVERY:
-                    confirmed.append(report.member_id)
+                    plan.confirmed.append(report.member_id)
                 continue
             outcome.updated += 1
             if (old.name, old.reason) != (report.name, report.reason):
-                cost += 1
-        touched.add(report.member_id)
-        rows.append(
+                plan.cost += 1
+        plan.touched.add(report.member_id)
+        plan.rows.append(
             {
-                "seller_id": seller.id,
+                "seller_id": seller_id,
                 "member_id": report.member_id,
                 "name": report.name,
                 "reason": report.reason,
@@ -165,34 +169,68 @@ def store_reports(
                 "withdrawn_at": None,
             }
         )
-    _check_quota(session, seller, cost, now, quota_limit(seller, limits, snapshot=snapshot))
-    if cost:
-        _charge(session, seller.id, now, cost)
-    if rows:
+    if snapshot:
+        kept = set(ids)
+        plan.gone = [m for m, r in existing.items() if r.withdrawn_at is None and m not in kept]
+    return plan
+
+
+def check_budget(
+    session: Session, seller: Seller, plan: Plan, now: datetime, limits: Limits, *, snapshot: bool
+) -> None:
+    """Raise QuotaExceeded when the plan does not fit today's budget."""
+    _check_quota(session, seller, plan.cost, now, quota_limit(seller, limits, snapshot=snapshot))
+
+
+def apply_plan(
+    session: Session, seller: Seller, plan: Plan, now: datetime, limits: Limits, *, snapshot: bool
+) -> Outcome:
+    """Write the plan (inside the write transaction); raises QuotaExceeded before changing anything."""
+    check_budget(session, seller, plan, now, limits, snapshot=snapshot)
+    outcome = plan.outcome
+    if plan.cost:
+        _charge(session, seller.id, now, plan.cost)
+    if plan.rows:
         stmt = upsert(
             session,
             Report,
             ["seller_id", "member_id"],
             update=["name", "reason", "note", "reported_at", "last_confirmed_at", "filed_at", "withdrawn_at"],
         )
-        session.execute(stmt, rows)
-    for part in chunks(sorted(confirmed)):
+        session.execute(stmt, plan.rows)
+    for part in chunks(sorted(plan.confirmed)):
         session.execute(
             update(Report)
             .where(Report.seller_id == seller.id, Report.member_id.in_(part))
             .values(last_confirmed_at=now)
             .execution_options(synchronize_session=False)
         )
-    touched |= set(confirmed)  # a stale report confirmed again weighs more
+    touched = plan.touched | set(plan.confirmed)  # a stale report confirmed again weighs more
     if snapshot:
-        kept = set(ids)
-        gone = [m for m, r in existing.items() if r.withdrawn_at is None and m not in kept]
-        outcome.withdrawn = _withdraw(session, seller.id, gone, now)
-        touched |= set(gone)
+        outcome.withdrawn = _withdraw(session, seller.id, plan.gone, now)
+        touched |= set(plan.gone)
         if seller.first_snapshot_at is None:
             seller.first_snapshot_at = now
     refresh_entries(session, touched, now, limits.ageing)
     return outcome
+
+
+def store_reports(
+    session: Session,
+    seller: Seller,
+    reports: Sequence[ReportIn],
+    now: datetime,
+    limits: Limits,
+    *,
+    snapshot: bool,
+) -> Outcome:
+    """Upsert the seller's reports (all of them when `snapshot`, withdrawing the rest); confirms each one.
+
+    Plans and applies in one transaction. Raises QuotaExceeded, before changing anything, when the new,
+    re-filed and re-reasoned (or renamed) reports do not fit today's budget.
+    """
+    plan = plan_reports(session, seller.id, reports, now, snapshot=snapshot)
+    return apply_plan(session, seller, plan, now, limits, snapshot=snapshot)
 
 
 def _check_quota(session: Session, seller: Seller, new: int, now: datetime, limit: int) -> None:

@@ -59,11 +59,11 @@ def _clean_name(value: object) -> object:
     if not isinstance(value, str):
         return value
     for char in value:
+        if is_noncharacter(char):  # before the category: noncharacters are also "unassigned" (Cn)
+            raise ValueError(f"contains a noncharacter (U+{ord(char):04X})")
         category = unicodedata.category(char)
         if category in _NAME_REFUSED:
             raise ValueError(f"contains {_NAME_REFUSED[category]} (U+{ord(char):04X})")
-        if is_noncharacter(char):
-            raise ValueError(f"contains a noncharacter (U+{ord(char):04X})")
     if value and value.isspace():
         raise ValueError("is only whitespace")
     return value

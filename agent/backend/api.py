@@ -25,6 +25,9 @@ class Backend(Protocol):
     def read_blacklist(self) -> list[BlacklistEntry]:
         """The store's whole blacklist (most recently blacklisted first, as the backend lists it)."""
 
+    def read_blacklist_head(self) -> list[BlacklistEntry]:
+        """The first page of the blacklist only (the newest entries): a cheap look for new ones."""
+
     def read_customers(self, *, progress: ProgressCallback | None = None) -> Iterator[Customer]:
         """Every customer the store has traded with."""
 

@@ -59,6 +59,10 @@ class PlaywrightBackend:
         """Requests and navigations sent to the backend so far (retries included)."""
         return self._rt.transport.requests
 
+    def new_cycle(self) -> None:
+        """A new cycle on a backend kept open: a fresh request budget (`backend.request_budget`)."""
+        self._rt.transport.new_cycle()
+
     @property
     def browser_launches(self) -> int:
         """How many browsers this run started (0 when every page it read went over http/json)."""
@@ -74,6 +78,19 @@ class PlaywrightBackend:
 
     def read_blacklist(self) -> list[BlacklistEntry]:
         return self._run(self._ops.blacklist())
+
+    def read_blacklist_head(self) -> list[BlacklistEntry]:
+        return self._run(self._blacklist_head())
+
+    async def _blacklist_head(self) -> list[BlacklistEntry]:
+        # The listing yields its first page before it reads ahead: closing it then costs one request.
+        pages = self._rt.paginate(self._rt.customers, "blacklisted_url")
+        try:
+            async for listing in pages:
+                return self._rt.customers.entries(listing)
+            return []
+        finally:
+            await pages.aclose()  # type: ignore[attr-defined]
 
     def read_customers(self, *, progress: ProgressCallback | None = None) -> Iterator[Customer]:
         done = 0
@@ -140,13 +157,18 @@ def open_backend(
     password: str,
     otp_prompt: Callable[[], str] | None = None,
     headless: bool | None = None,
+    human: bool = False,
 ) -> Backend:
     """Open `settings`' backend; the session is reused or renewed on first use (the browser on demand).
 
     `otp_prompt` (interactive login only) is called when the backend asks for a one-time code; without it
-    such a login raises `LoginNeedsHuman`. `headless=None` follows `browser.headless`.
+    such a login raises `LoginNeedsHuman`. `headless=None` follows `browser.headless`. `human=True`: a
+    person just typed `password`, so it is tried even when a refused login is on record (see
+    agent.backend.login_guard).
     """
-    return open_playwright_backend(settings, password=password, otp_prompt=otp_prompt, headless=headless)
+    return open_playwright_backend(
+        settings, password=password, otp_prompt=otp_prompt, headless=headless, human=human
+    )
 
 
 def open_playwright_backend(
@@ -155,6 +177,7 @@ def open_playwright_backend(
     password: str,
     otp_prompt: Callable[[], str] | None = None,
     headless: bool | None = None,
+    human: bool = False,
 ) -> PlaywrightBackend:
     """`open_backend` with the concrete type (tests and benchmarks read its counters)."""
     site = load_selectors(settings.backend.selectors, settings.backend.selectors_override)
@@ -168,6 +191,7 @@ def open_playwright_backend(
                     password=password,
                     otp_prompt=otp_prompt,
                     headless=settings.browser.headless if headless is None else headless,
+                    human=human,
                 )
             )
     except BaseException:

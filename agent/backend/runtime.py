@@ -25,6 +25,7 @@ from agent.backend.artifacts import ArtifactStore
 from agent.backend.browser import display_available
 from agent.backend.contexts import Contexts
 from agent.backend.fetchers import BrowserFetcher, Fetcher, HttpFetcher, JsonFetcher
+from agent.backend.login_guard import LoginGuard
 from agent.backend.pages import (
     BlacklistConfirmPage,
     BlacklistResultPage,
@@ -99,6 +100,7 @@ class Runtime:
         password: str,
         otp_prompt: OtpPrompt | None,
         headless: bool,
+        human: bool = False,
     ) -> Runtime:
         if not headless and not display_available():
             logger.warning("no display: running the browser headless")
@@ -122,6 +124,10 @@ class Runtime:
             username=settings.backend.username,
             password=password,
             otp_prompt=otp_prompt,
+            guard=LoginGuard(
+                settings.session_path, min_interval_seconds=settings.backend.login_min_interval_seconds
+            ),
+            human=human,
         )
         return cls(settings, site, contexts, session, transport, artifacts)
 

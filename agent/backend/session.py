@@ -3,7 +3,12 @@
 The session is Playwright's `storage_state` (cookies and local storage) in `settings.session_path`, written
 atomically with mode 0600 in a 0700 directory: it is as good as a password for the seller's store. Logging in
 always uses a real page (CSRF, scripts, device checks); a one-time code is asked of a human through the
-`otp_prompt` callback, and without one the login stops with `LoginNeedsHuman` instead of retrying.
+`otp_prompt` callback (a wrong code is asked again, up to `OTP_TRIES` times), and without one the login
+stops with `LoginNeedsHuman` instead of retrying.
+
+Every login goes through the `LoginGuard` (agent.backend.login_guard): one process at a time, spaced out,
+and none at all while a refusal is on record, until a human login succeeds. A process that waited for
+another one's login adopts the session it saved instead of logging in again.
 """
 
 from __future__ import annotations
@@ -13,13 +18,15 @@ import json
 import logging
 import os
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from playwright.async_api import BrowserContext, Page
 
 from agent.backend.artifacts import ArtifactStore
-from agent.backend.html import PageMismatch
+from agent.backend.html import PageMismatch, PageView, clean
+from agent.backend.login_guard import LoginGuard, LoginRefusal, lockout_wait, looks_locked
 from agent.backend.pages import HomePage, LoginPage, OtpPage
 from agent.backend.selectors import SiteSelectors
 from agent.backend.transport import Transport
@@ -27,6 +34,7 @@ from agent.errors import BackendError, LoginFailed, LoginNeedsHuman, SessionExpi
 
 logger = logging.getLogger(__name__)
 
+OTP_TRIES = 3  # a mistyped code is asked again; the backend voids a code after a few wrong ones
 OtpPrompt = Callable[[], str]
 NEEDS_HUMAN = (
     "the seller backend asks for a one-time code (new device check); run "
@@ -42,6 +50,20 @@ class SessionFile:
 
     def existing(self) -> Path | None:
         return self.path if self.path.is_file() else None
+
+    def stamp(self) -> int | None:
+        """The file's modification time (ns), to notice a session another process saved."""
+        try:
+            return self.path.stat().st_mtime_ns
+        except OSError:
+            return None
+
+    def load(self) -> dict[str, Any] | None:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
 
     def save(self, state: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -71,6 +93,8 @@ class Session:
         username: str,
         password: str,
         otp_prompt: OtpPrompt | None,
+        guard: LoginGuard | None = None,
+        human: bool = False,
     ) -> None:
         self.context = context
         self.transport = transport
@@ -79,6 +103,9 @@ class Session:
         self.username = username
         self._password = password
         self.otp_prompt = otp_prompt
+        self.guard = guard or LoginGuard(file.path)
+        self.human = human  # a person typed this password: try it even when a refusal is on record
+        self._known_stamp = file.stamp()
         self.login_page = LoginPage(site)
         self.otp_page = OtpPage(site) if "otp" in site.pages else None
         self.home_page = HomePage(site)
@@ -125,21 +152,61 @@ class Session:
             self._refusal = None
 
     async def login(self) -> None:
-        page = await self.context.new_page()
-        try:
-            await self._login(page)
-        except BackendError as exc:
-            html = exc.html if isinstance(exc, PageMismatch) else None
-            await self.artifacts.attach(exc, html=html, page=page)
-            if isinstance(exc, PageMismatch):
-                exc.html = None
-            raise
-        finally:
-            await page.close()
-        self.generation += 1
-        self.logins += 1
-        self.file.save(dict(await self.context.storage_state()))
+        """Log in under the guard (see agent.backend.login_guard), or adopt a session another process
+        saved meanwhile."""
+        async with self.guard.turn(human=self.human):
+            if not self.human and await self._adopt_saved_session():
+                return
+            await self.guard.begin()
+            page = await self.context.new_page()
+            try:
+                await self._login(page)
+            except LoginFailed as exc:
+                failure = exc
+                if exc.page == "login" and (exc.locked or not self.human):
+                    refusal = LoginRefusal.from_error(exc, self.username)
+                    self.guard.record_refusal(refusal)
+                    # The same failure, saying what happens now and what the seller should do.
+                    failure = LoginFailed(
+                        refusal.describe(),
+                        locked=exc.locked,
+                        retry_at=exc.retry_at,
+                        page=exc.page,
+                        url=exc.url,
+                    )
+                await self.artifacts.attach(failure, page=page)
+                raise failure from None
+            except BackendError as exc:
+                html = exc.html if isinstance(exc, PageMismatch) else None
+                await self.artifacts.attach(exc, html=html, page=page)
+                if isinstance(exc, PageMismatch):
+                    exc.html = None
+                raise
+            finally:
+                await page.close()
+            self.generation += 1
+            self.logins += 1
+            self.file.save(dict(await self.context.storage_state()))
+            self._known_stamp = self.file.stamp()
+            self.guard.clear()
         logger.info("logged in to the seller backend as %s; session saved", self.username)
+
+    async def _adopt_saved_session(self) -> bool:
+        """True when another process saved a working session since this one loaded (or saved) its own."""
+        stamp = self.file.stamp()
+        if stamp is None or stamp == self._known_stamp:
+            return False
+        self._known_stamp = stamp
+        state = self.file.load()
+        cookies = state.get("cookies") if state else None
+        if not cookies:
+            return False
+        await self.context.add_cookies(cookies)
+        if not await self.is_valid():
+            return False
+        logger.info("another process of this agent logged in meanwhile: using the session it saved")
+        self.generation += 1
+        return True
 
     async def _login(self, page: Page) -> None:
         login_url = self.transport.url("login")
@@ -154,23 +221,54 @@ class Session:
         if self.otp_page is not None and self.otp_page.asks_for_code(self.otp_page.view(page.url, view.html)):
             await self._one_time_code(page)
         elif self.transport.is_login(page.url) or self.login_page.shows_form(view):
-            refusal = self.login_page.refusal(view)
-            message, locked = refusal or ("the login page came back without saying why", False)
-            raise LoginFailed(f"login refused: {message}", locked=locked, page="login", url=page.url)
+            raise self._refused(view, page.url)
         await self._prove_home(page)
+
+    def _refused(self, view: PageView, url: str) -> LoginFailed:
+        """The login page's refusal, with a lockout recognised (by the page's `locked` outcome or its
+        wording) and the wait it names turned into a time to try again."""
+        message, locked = self.login_page.refusal(view) or (
+            "the login page came back without saying why",
+            False,
+        )
+        lock_text = _outcome_text(view, "locked")
+        if lock_text:
+            message, locked = lock_text, True
+        locked = locked or looks_locked(message)
+        wait = lockout_wait(message) if locked else None
+        retry_at = datetime.now(UTC) + wait if wait is not None else None
+        what = "account locked" if locked else "login refused"
+        return LoginFailed(f"{what}: {message}", locked=locked, retry_at=retry_at, page="login", url=url)
 
     async def _one_time_code(self, page: Page) -> None:
         assert self.otp_page is not None
         if self.otp_prompt is None:
             raise LoginNeedsHuman(NEEDS_HUMAN, page="otp", url=page.url)
-        logger.info("the backend asks for a one-time code; asking the seller")
-        code = (await asyncio.to_thread(self.otp_prompt)).strip()
-        if not code:
-            raise LoginNeedsHuman("no one-time code was entered", page="otp", url=page.url)
-        await self.otp_page.submit(page, code)
-        view = self.otp_page.view(page.url, await page.content())
-        if self.otp_page.asks_for_code(view):
-            raise LoginFailed(f"one-time code refused: {self.otp_page.error(view)}", page="otp", url=page.url)
+        problem = ""
+        for tries in range(1, OTP_TRIES + 1):
+            logger.info("the backend asks for a one-time code; asking the seller")
+            code = (await asyncio.to_thread(self.otp_prompt)).strip()
+            if not code:
+                raise LoginNeedsHuman("no one-time code was entered", page="otp", url=page.url)
+            await self.otp_page.submit(page, code)
+            html = await page.content()
+            view = self.otp_page.view(page.url, html)
+            if not self.otp_page.asks_for_code(view):
+                login_view = self.login_page.view(page.url, html)
+                if self.login_page.shows_form(login_view):  # the backend voided the code: start over
+                    refusal = self.login_page.refusal(login_view)
+                    why = refusal[0] if refusal else "the backend asked for the password again"
+                    raise LoginFailed(f"one-time code refused: {why}", page="otp", url=page.url)
+                return
+            problem = self.otp_page.error(view)
+            if tries < OTP_TRIES:
+                logger.warning(
+                    "the backend refused the one-time code (%s); asking again (%d of %d tries left)",
+                    problem,
+                    OTP_TRIES - tries,
+                    OTP_TRIES,
+                )
+        raise LoginFailed(f"one-time code refused {OTP_TRIES} times: {problem}", page="otp", url=page.url)
 
     async def _prove_home(self, page: Page) -> None:
         view = self.home_page.view(page.url, await page.content())
@@ -183,3 +281,15 @@ class Session:
                 "login did not stick: the backend sent us back to the login page", page="home", url=page.url
             ) from None
         self.home_page.prove(self.home_page.view(fetched.url, fetched.text))
+
+
+def _outcome_text(view: PageView, name: str) -> str:
+    """The text of the element showing outcome `name` on the page, or ""."""
+    outcome = view.spec.outcomes.get(name)
+    if outcome is None:
+        return ""
+    for node in view.tree.css(outcome.css):
+        text = clean(node.text())
+        if outcome.text is None or outcome.text.search(text):
+            return text
+    return ""

@@ -1,11 +1,19 @@
-"""Every request the driver makes, with the same manners: bounded, paced, retried, checked.
+"""Every request the driver makes, with the same manners: budgeted, bounded, paced, retried, checked.
 
 Requests go through `context.request` (same cookies as the browser, no page, no rendering) or through a
-browser page's `goto`. Both share one policy: at most `browser.concurrency` in flight; at least
-`backend.pacing_ms` between two starts; 5xx, timeouts and connection errors retried with exponential backoff
-and jitter; a 429 pauses *every* worker for its `Retry-After`; after `backend.max_retries` retries,
-`BackendUnavailable`. A response that lands on the login page (or a JSON 401) raises `SessionExpired`,
-which the driver answers by logging in again.
+browser page's `goto`. Both share one policy, for the life of the transport (one cycle):
+- a budget: at most `backend.request_budget` requests, retries included; the next one raises
+  `BudgetExhausted`, which the sync engine turns into a partial cycle that the next cycle carries on;
+- at most `browser.concurrency` in flight, and at least `backend.pacing_ms` between two starts, with up to
+  `PACING_JITTER` of random jitter on top (every start, and the gap it imposed on the next, is recorded in
+  `starts` and `gaps`, so the spacing can be checked from the transport's own schedule);
+- 5xx, timeouts and connection errors retried with exponential backoff and jitter; a 429 pauses *every*
+  worker for its `Retry-After`; after `backend.max_retries` retries, `BackendUnavailable`;
+- and a slowdown that holds: each 429 or 5xx doubles a minimum gap between starts (from
+  `SLOWDOWN_BASE_SECONDS` up to `SLOWDOWN_CAP_SECONDS`) for the rest of the cycle, so a struggling site is
+  not hit at full speed again as soon as one request gets through.
+A response that lands on the login page (or a JSON 401) raises `SessionExpired`, which the driver answers by
+logging in again.
 """
 
 from __future__ import annotations
@@ -25,13 +33,16 @@ from playwright.async_api import Error as PlaywrightError
 from agent.backend.artifacts import ArtifactStore
 from agent.backend.selectors import SiteSelectors
 from agent.config import Settings
-from agent.errors import BackendUnavailable, SessionExpired
+from agent.errors import BackendUnavailable, BudgetExhausted, SessionExpired
 
 logger = logging.getLogger(__name__)
 
 BACKOFF_BASE_SECONDS = 0.25
 BACKOFF_CAP_SECONDS = 8.0
 RETRY_AFTER_CAP_SECONDS = 120.0
+SLOWDOWN_BASE_SECONDS = 0.1
+SLOWDOWN_CAP_SECONDS = 1.0  # at worst one request a second, for the rest of the cycle
+PACING_JITTER = 0.5  # each gap is pacing × (1 + up to this much)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +70,11 @@ class Transport:
         self._next_start = 0.0
         self._login_path = urlsplit(self.absolute(site.url("login"))).path
         self.requests = 0
+        self.budget = settings.backend.request_budget
+        self.spent = 0  # requests allowed so far (counted before they wait for pacing)
+        self.slowdown = 0.0  # minimum gap between starts after a 429/5xx, held for the rest of the cycle
+        self.starts: list[float] = []  # monotonic start time of every request, in order
+        self.gaps: list[float] = []  # the gap each start imposed on the next one
         self._pending: set[asyncio.Future[None]] = set()
 
     def _background(self, job: Coroutine[Any, Any, None]) -> None:
@@ -136,6 +152,7 @@ class Transport:
     ) -> int:
         problem = ""
         for tries in range(self.max_retries + 1):
+            self._spend(page, url)
             await self._pace()
             delay = _backoff(tries)
             try:
@@ -153,8 +170,10 @@ class Transport:
                     problem = f"HTTP 429, Retry-After {retry_after:g} s"
                     delay = retry_after
                     self._pause_everyone(retry_after)
+                    self._slow_down(problem)
                 elif status >= 500:
                     problem = f"HTTP {status}"
+                    self._slow_down(problem)
                 else:
                     return status
             if tries < self.max_retries:
@@ -171,17 +190,52 @@ class Transport:
         await self.artifacts.attach(error, html=last.text if last else None)
         raise error
 
+    def new_cycle(self) -> None:
+        """A fresh budget and no slowdown, for a backend kept open from one cycle to the next."""
+        self.spent = 0
+        self.slowdown = 0.0
+        self.starts.clear()
+        self.gaps.clear()
+
+    def _spend(self, page: str, url: str) -> None:
+        if self.spent >= self.budget:
+            raise BudgetExhausted(
+                f"this cycle's budget of {self.budget} requests to the seller backend is used up "
+                f"(backend.request_budget), at page {page!r}; the rest waits for the next cycle",
+                budget=self.budget,
+                page=page,
+                url=url,
+            )
+        self.spent += 1
+
+    def _slow_down(self, problem: str) -> None:
+        before = self.slowdown
+        self.slowdown = min(SLOWDOWN_CAP_SECONDS, max(SLOWDOWN_BASE_SECONDS, self.slowdown * 2))
+        if self.slowdown != before:
+            logger.warning(
+                "the backend answered %s: at most one request every %.2f s for the rest of this cycle",
+                problem,
+                self.slowdown,
+            )
+
     def _pause_everyone(self, seconds: float) -> None:
         self._next_start = max(self._next_start, time.monotonic() + seconds)
+
+    def gap(self) -> float:
+        """The gap to keep before the next start: the pacing (with jitter) or the slowdown, the larger."""
+        paced = self.pacing * (1 + random.uniform(0, PACING_JITTER)) if self.pacing else 0.0
+        return max(paced, self.slowdown)
 
     async def _pace(self) -> None:
         async with self._pace_lock:
             now = time.monotonic()
-            wait = self._next_start - now
-            if wait > 0:
-                await asyncio.sleep(wait)
+            while now < self._next_start:  # a loop: a sleep may end a hair early
+                await asyncio.sleep(self._next_start - now)
                 now = time.monotonic()
-            self._next_start = max(self._next_start, now + self.pacing)
+            gap = self.gap()
+            self.starts.append(now)
+            self.gaps.append(gap)
+            self._next_start = max(self._next_start, now + gap)
 
 
 def _backoff(tries: int) -> float:

@@ -28,7 +28,7 @@ from agent.cli.app import (
 from agent.config import Settings
 from agent.errors import AgentError, AlreadyRunning, ServiceConflict
 from agent.log import configure_logging
-from agent.scheduler import CycleFn, InstanceLock, Runner, Schedule, install_signal_handlers
+from agent.scheduler import CycleFn, InstanceLock, LiveHooks, Runner, Schedule, install_signal_handlers
 from agent.service import (
     InstalledService,
     ServicePlan,
@@ -47,6 +47,7 @@ logger = logging.getLogger(__name__)
 
 def sync_cycle(settings: Settings) -> CycleFn:
     """The scheduler's real cycle: one `sync` against the store and the hub, honouring the stop event."""
+    warned: list[bool] = []
 
     def cycle(stop: threading.Event) -> bool:
         from agent.session import AgentSession
@@ -55,6 +56,11 @@ def sync_cycle(settings: Settings) -> CycleFn:
         # browser is left running between cycles. No otp_prompt: in the background a one-time code raises
         # LoginNeedsHuman.
         with AgentSession(settings) as agent:
+            if not warned:  # once per run: the seller reads it in the log, not every 15 minutes
+                warned.append(True)
+                warning = agent.reasons_warning()
+                if warning:
+                    logger.warning("%s", warning)
             report = agent.sync(stop=stop)
         for problem in report.errors:
             logger.warning("sync: %s", problem)
@@ -63,6 +69,50 @@ def sync_cycle(settings: Settings) -> CycleFn:
         return report.outcome in ("ok", "stopped")
 
     return cycle
+
+
+LIVE_LOCK_WAIT_SECONDS = 60  # a live step waits this long for a dashboard or CLI action to finish
+
+
+def live_hooks(settings: Settings) -> LiveHooks | None:
+    """Live protection for `run` (agent.sync.live): None without a hub."""
+    if not settings.hub.url:
+        return None
+
+    def apply(stop: threading.Event) -> bool:
+        from agent.session import AgentSession
+
+        with AgentSession(settings) as agent:
+            report = agent.apply_live(stop=stop, wait_seconds=LIVE_LOCK_WAIT_SECONDS)
+        for problem in report.errors:
+            logger.warning("live step: %s", problem)
+        return report.outcome in ("ok", "stopped")
+
+    def head_check(stop: threading.Event) -> bool:
+        from agent.session import AgentSession
+
+        with AgentSession(settings) as agent:
+            agent.head_check(wait_seconds=LIVE_LOCK_WAIT_SECONDS)
+        return True
+
+    wait = None
+    if settings.schedule.listen:
+        from agent.hub_client import HubClient
+        from agent.secrets import hub_token
+        from agent.sync.live import FeedWaiter
+
+        # A client of its own, without retries: the waiter paces itself (backoff, Retry-After).
+        client = HubClient(settings.hub.url, hub_token(settings), max_retries=0)
+        waiter = FeedWaiter(
+            client, settings.state_db_path, wait_seconds=settings.schedule.listen_wait_seconds
+        )
+        wait = waiter.wait
+    return LiveHooks(
+        wait=wait,
+        apply=apply,
+        head_check=head_check,
+        head_check_seconds=settings.schedule.head_check_minutes * 60,
+    )
 
 
 def _record_next_run(settings: Settings) -> Callable[[datetime | None], None]:
@@ -86,6 +136,10 @@ def run(
 ) -> None:
     """The background agent: a sync cycle now, then every schedule.interval_minutes (with jitter).
 
+    Between cycles it listens to the hub (one long-poll wait at a time) and blacklists a newly shared buyer
+    within seconds, and looks at the newest entries of the store's blacklist every
+    schedule.head_check_minutes to report buyers blacklisted by hand.
+
     One agent per data dir: a second `run` exits 2. Ctrl+C or SIGTERM finish the current action, save the
     state and exit 0. Logs go to the console and to a rotating file in the agent's log dir. Exit codes of
     `--once`: 0 success, 1 failure or partial success (also when a login needs a human).
@@ -108,6 +162,7 @@ def run(
             Schedule.from_settings(settings),
             on_next_run=None if once else _record_next_run(settings),
             session_path=settings.session_path,
+            live=None if once else _live_or_none(settings),
         )
         restore = install_signal_handlers(runner)
         try:
@@ -117,6 +172,14 @@ def run(
     finally:
         lock.release()
     raise typer.Exit(code)
+
+
+def _live_or_none(settings: Settings) -> LiveHooks | None:
+    try:
+        return live_hooks(settings)
+    except AgentError as exc:  # e.g. no hub token yet: the cycles say so and the agent still runs
+        logger.warning("live protection is off: %s", exc)
+        return None
 
 
 # -- service ----------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from agent.cli.app import (
     console,
     print_json,
     settings_from,
+    warn,
 )
 from agent.config import Settings
 from agent.errors import (
@@ -36,6 +37,7 @@ from agent.errors import (
 )
 from agent.log import redact, with_config
 from agent.secrets import SecretName, backend_password, check_keyring, env_secret
+from agent.sync.reasons import reasons_warning
 
 logger = logging.getLogger(__name__)
 
@@ -110,8 +112,12 @@ def _keyring(settings: Settings) -> str:
 
 
 def _login(settings: Settings) -> str:
+    from agent.backend.login_guard import LoginGuard
     from agent.cli.app import open_store
 
+    refusal = LoginGuard(settings.session_path).refusal()
+    if refusal is not None:  # checking would be one more try of a refused password: say so instead
+        raise _CheckFailed(refusal.describe(), "run `blacklist-agent login` with the current password")
     try:
         password = backend_password(settings)
     except SecretMissing as exc:
@@ -211,6 +217,20 @@ def checks_for(settings: Settings, path: Path) -> list[Check]:
     return checks
 
 
+def _reasons_warning(ctx: typer.Context) -> str | None:
+    """When policy.reasons can match nothing (agent.sync.reasons); None when the config does not load."""
+    from agent.session import AgentSession
+
+    try:
+        settings = settings_from(ctx)
+        if not settings.state_db_path.exists():
+            return reasons_warning(settings.policy.reasons, settings.sharing.default_reason, [])
+        with AgentSession(settings) as agent:
+            return agent.reasons_warning()
+    except AgentError:
+        return None
+
+
 _MARKS = {"ok": "[green]ok  [/]", "fail": "[bold red]FAIL[/]", "skip": "[dim]skip[/]"}
 
 
@@ -228,6 +248,9 @@ def doctor(ctx: typer.Context, json_output: JsonOption = False) -> None:
             if check.failed and check.hint:
                 line += f"\n{'':16}[yellow]hint:[/] {escape(check.hint)}"
             console.print(line, soft_wrap=True)
+        policy_warning = _reasons_warning(ctx)
+        if policy_warning:
+            warn(policy_warning)
     if any(c.failed for c in checks):
         if cli_state(ctx).verbosity == 0 and not json_output:
             console.print("(details of each failure are in the log file; -v shows them here)", style="dim")

@@ -105,10 +105,15 @@ def login(
         def otp_prompt() -> str:
             return str(typer.prompt("One-time code sent by the backend (e.g. by SMS)")).strip()
 
+    from agent.backend.login_guard import LoginGuard
+
+    on_hold = LoginGuard(settings.session_path).refusal()
     spinner = err_console.status(f"Logging in to {backend.base_url} as {backend.username}")
     with contextlib.nullcontext() if interactive else spinner:  # a spinner would garble the code prompt
         outcome = human_login(settings, password, otp_prompt=otp_prompt, headless=headless)
     console.print(f"Logged in to {backend.base_url} as {backend.username}; session saved.")
+    if on_hold is not None:
+        console.print("The earlier refused login is cleared: the agent logs in on its own again when needed.")
     if not outcome.stored:
         warn(
             "the password was NOT stored (no usable keyring); the agent keeps using "

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from agent.cli import hints
 from agent.cli.app import (
@@ -29,6 +30,7 @@ from agent.cli.app import (
     print_json,
     say,
     settings_from,
+    warn,
 )
 from agent.cli.progress_view import ProgressView
 from agent.log import with_config
@@ -123,11 +125,19 @@ def sync_command(ctx: typer.Context, dry_run: DryRunOption = False, json_output:
 @app.command("status")
 def status_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Show the last cycle, the next run, counts by origin, the outbox, alerts and the review list."""
-    with AgentSession(settings_from(ctx)) as agent:
+    from agent.backend.login_guard import LoginGuard
+
+    settings = settings_from(ctx)
+    with AgentSession(settings) as agent:
         data = agent.status()
+        data["policy_warning"] = agent.reasons_warning()
+    refusal = LoginGuard(settings.session_path).refusal()
+    data["login_refused"] = None if refusal is None else {**refusal.as_dict(), "hint": refusal.describe()}
     if json_output:
         print_json(data)
         return
+    if data["policy_warning"]:
+        warn(data["policy_warning"])
     last = data["last_cycle"]
     table = Table(title="blacklist-agent status", show_header=False, title_justify="left")
     table.add_column("what")
@@ -140,7 +150,7 @@ def status_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
             f"{plural(last['reports_pushed'], 'report')} pushed",
         )
         for problem in last["errors"] + last["warnings"]:
-            table.add_row("", escape(problem))
+            table.add_row("", escape(with_config(problem)))
     else:
         table.add_row("last cycle", "never ran")
     table.add_row(
@@ -157,6 +167,10 @@ def status_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
         + (f", {outbox['rejected']} refused by the hub" if outbox["rejected"] else ""),
     )
     console.print(table)
+    if refusal is not None:
+        console.print(
+            Text(with_config(f"login on hold: {refusal.describe()}"), style="bold red"), soft_wrap=True
+        )
     _print_alerts(data["alerts"])
     if data["review"]:
         review = Table(

@@ -17,6 +17,7 @@ from agent.hub_client import POST_BATCH, HubClient, fits_one_put, rejected_index
 from agent.hub_models import PushCounts, Report
 from agent.state import LocalState, OutboxItem
 from agent.state.db import now
+from agent.sync.reasons import own_reason
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,9 @@ def snapshot_if_due(hub: HubClient, state: LocalState) -> PushCounts | None:
     # Items the hub refused as invalid stay out (it would refuse the whole snapshot) and stay visible.
     refused = {i.member_id for i in state.outbox.items(include_rejected=True)} - {i.member_id for i in queued}
     reports = [
-        Report(m, k.name) for m, k in sorted(known.items()) if k.origin == "manual" and m not in refused
+        Report(m, k.name, own_reason(state, m))
+        for m, k in sorted(known.items())
+        if k.origin == "manual" and m not in refused
     ]
     if not fits_one_put(reports):
         return None

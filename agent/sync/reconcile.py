@@ -13,19 +13,27 @@ from collections.abc import Sequence
 from agent.hub_models import Report
 from agent.models import BlacklistEntry
 from agent.state import LocalState
+from agent.sync import reasons
 from agent.sync.diff import BlacklistDiff, diff_blacklist
+from agent.sync.reasons import DEFAULT_REASON
 
 logger = logging.getLogger(__name__)
 
 
-def reconcile(state: LocalState, seen: Sequence[BlacklistEntry]) -> BlacklistDiff:
-    """Record the diff between `seen` (the store now) and local state; one transaction."""
+def reconcile(
+    state: LocalState, seen: Sequence[BlacklistEntry], *, reason: str = DEFAULT_REASON
+) -> BlacklistDiff:
+    """Record the diff between `seen` (the store now) and local state; one transaction.
+
+    `reason`: what the reports of new manual entries say (`sharing.default_reason`, see agent.sync.reasons).
+    """
     known = state.blacklist.known()
     diff = diff_blacklist(seen, known, state.intents.pending())
     with state.transaction():
         for entry in diff.new_manual:
             state.blacklist.add_manual(entry)
-            state.outbox.queue_report(Report(entry.member_id, entry.name, reported_at=entry.blacklisted_at))
+            reasons.remember(state, entry.member_id, reason)
+            state.outbox.queue_report(Report(entry.member_id, entry.name, reason, entry.blacklisted_at))
         for gone in diff.removed_manual:
             state.blacklist.forget(gone.member_id)
             state.outbox.queue_withdrawal(gone.member_id, gone.name)

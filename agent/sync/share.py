@@ -26,6 +26,7 @@ from agent.state import LocalState
 from agent.sync.cycle_result import ShareReport
 from agent.sync.engine import BackendFactory
 from agent.sync.progress import Progress, ProgressSink
+from agent.sync.reasons import DEFAULT_REASON, own_reason
 from agent.sync.reconcile import reconcile
 from agent.sync.record import restore_record
 from agent.wording import plural
@@ -41,6 +42,7 @@ def share_all(
     dry_run: bool = False,
     progress: ProgressSink | None = None,
     stop: threading.Event | None = None,
+    default_reason: str = DEFAULT_REASON,
 ) -> ShareReport:
     """Read the whole blacklist and push the seller's own entries as a full snapshot.
 
@@ -57,7 +59,7 @@ def share_all(
     if dry_run:
         with state.dry_run():
             _restore_first(hub, state, report)
-            reports = _sellers_reports(state, seen, report)
+            reports = _sellers_reports(state, seen, report, default_reason)
             reported = state.reported.ids()
         mine = {r.member_id for r in reports}
         report.pushed = len(mine - reported)
@@ -69,7 +71,7 @@ def share_all(
         report.to_withdraw = sorted(reported - mine)
         return report
     _restore_first(hub, state, report)
-    reports = _sellers_reports(state, seen, report)
+    reports = _sellers_reports(state, seen, report, default_reason)
     if fits_one_put(reports):
         tell(Progress("share", 0, len(reports), "pushing the snapshot"))
         counts = hub.put_snapshot(reports)
@@ -100,8 +102,10 @@ def _restore_first(hub: HubClient, state: LocalState, report: ShareReport) -> No
         report.notes.append(restored.describe())
 
 
-def _sellers_reports(state: LocalState, seen: list[Any], report: ShareReport) -> list[Report]:
-    reconcile(state, seen)
+def _sellers_reports(
+    state: LocalState, seen: list[Any], report: ShareReport, reason: str = DEFAULT_REASON
+) -> list[Report]:
+    reconcile(state, seen, reason=reason)
     known = state.blacklist.known()
     # One report per buyer (the hub refuses a batch naming a member id twice), in the backend's order.
     unique = {e.member_id: e for e in reversed(seen)}
@@ -112,7 +116,7 @@ def _sellers_reports(state: LocalState, seen: list[Any], report: ShareReport) ->
     ]
     # An id the hub can never accept would make it refuse the whole snapshot: left out, and said so.
     reports = [
-        Report(e.member_id, e.name, reported_at=e.blacklisted_at)
+        Report(e.member_id, e.name, own_reason(state, e.member_id), e.blacklisted_at)
         for e in mine
         if valid_member_id(e.member_id)
     ]

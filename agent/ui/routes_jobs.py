@@ -93,6 +93,30 @@ async def remove_start(request: Request) -> Response:
     return _start(request, "remove", f"Remove {member_id} from your blacklist", work, back="/blacklist")
 
 
+async def add_start(request: Request) -> Response:
+    """The seller blacklists a buyer by hand, with a reason; the report goes to the hub at once."""
+    form = await request.form()
+    member_id, name, reason = (form_text(form, key) for key in ("member_id", "name", "reason"))
+    dashboard = dashboard_of(request)
+
+    def work(job: Job) -> Any:
+        with dashboard.session() as agent:
+            result, shared = agent.blacklist_add(member_id, name, reason=reason or None)
+        return {
+            "member_id": member_id,
+            "name": name,
+            "ok": result.ok,
+            "outcome": result.outcome.value,
+            "message": result.message,
+            "reason": shared.reason if shared else reason,
+            "recorded": bool(shared and shared.recorded),
+            "pushed": bool(shared and shared.pushed),
+            "problem": shared.problem if shared else None,
+        }
+
+    return _start(request, "add", f"Blacklist {member_id}", work, back="/blacklist")
+
+
 async def review_blacklist_start(request: Request) -> Response:
     member_id = form_text(await request.form(), "member_id")
     dashboard = dashboard_of(request)
@@ -241,6 +265,7 @@ routes = [
     Route("/share/start", share_start, methods=["POST"]),
     Route("/blacklist/undo", undo_start, methods=["POST"]),
     Route("/blacklist/remove", remove_start, methods=["POST"]),
+    Route("/blacklist/add", add_start, methods=["POST"]),
     Route("/review/blacklist", review_blacklist_start, methods=["POST"]),
     Route("/jobs/running", running_pill),
     Route("/jobs/{job_id}", job_page),

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from agent.errors import AgentError
+from agent.hub_models import REASONS
 from agent.ui.views import blacklist_page, log_tail, why_card
 from agent.ui.web import dashboard_of, form_text, in_thread, redirect, render
 
@@ -66,7 +67,15 @@ def blacklist(request: Request) -> Response:
             policy = None
         page = blacklist_page(agent.state, search=search, origin=origin, page=page_number, policy=policy)
     template = "_blacklist_table.html" if _fragment_wanted(request) else "blacklist.html"
-    return render(request, template, page=page, search=search, origin=origin)
+    return render(
+        request,
+        template,
+        page=page,
+        search=search,
+        origin=origin,
+        reasons=REASONS,
+        default_reason=dashboard.settings().sharing.default_reason,
+    )
 
 
 def review(request: Request) -> Response:

@@ -8,13 +8,21 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from agent.errors import LoginNeedsHuman
-from agent.scheduler import AlreadyRunning, InstanceLock, Runner, Schedule, install_signal_handlers
+from agent.scheduler import (
+    AlreadyRunning,
+    InstanceLock,
+    LiveHooks,
+    Runner,
+    Schedule,
+    install_signal_handlers,
+)
 
 FAST = Schedule(
     interval_seconds=0.2,
@@ -236,3 +244,133 @@ def test_second_agent_on_the_same_data_dir_is_refused_naming_the_first(tmp_path:
         holder.communicate("", timeout=10)
     with InstanceLock(tmp_path):  # free again once the first agent is gone
         pass
+
+
+# -- live protection between cycles ---------------------------------------------------------------------
+
+HOUR = Schedule(interval_seconds=3600, jitter_seconds=0, stop_grace_seconds=5)
+
+
+class Journal:
+    """Steps that record when they start and end, so a test can see whether two ever overlapped."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self._lock = threading.Lock()
+
+    def step(self, name: str, seconds: float = 0.0) -> Callable[[threading.Event], bool]:
+        def run(stop: threading.Event) -> bool:
+            with self._lock:
+                self.events.append(f"{name} start")
+            stop.wait(seconds)
+            with self._lock:
+                self.events.append(f"{name} end")
+            return True
+
+        return run
+
+    def count(self, event: str) -> int:
+        with self._lock:
+            return self.events.count(event)
+
+    def overlapped(self) -> bool:
+        running = 0
+        for event in list(self.events):
+            running += 1 if event.endswith("start") else -1
+            if running > 1:
+                return True
+        return False
+
+
+def scripted_waits(*answers: bool, after: threading.Event | None = None) -> Callable[[threading.Event], bool]:
+    """A listener's waits: the scripted answers one after another (the first once `after` is set), then
+    quiet waits."""
+    queue = list(answers)
+
+    def wait(stop: threading.Event) -> bool:
+        if after is not None and not after.wait(10):
+            return False
+        if queue:
+            return queue.pop(0)
+        stop.wait(0.05)
+        return False
+
+    return wait
+
+
+def test_changes_heard_together_between_cycles_run_one_live_step(tmp_path: Path) -> None:
+    journal = Journal()
+    first_cycle_done = threading.Event()
+
+    def cycle(stop: threading.Event) -> bool:
+        journal.step("cycle")(stop)
+        first_cycle_done.set()
+        return True
+
+    live = LiveHooks(
+        wait=scripted_waits(True, True, True, after=first_cycle_done),
+        apply=journal.step("live"),
+        debounce_seconds=0.3,
+    )
+    runner = Runner(cycle, HOUR, live=live)
+    stop_when(runner, lambda: journal.count("live end") >= 1)
+
+    assert runner.run_forever() == 0
+    assert journal.count("cycle end") == 1  # no extra full cycle: the change went through the live step
+    assert journal.count("live end") == 1  # three wake-ups within the debounce: one step
+    assert runner.live_steps_run == 1
+
+
+def test_a_live_step_waits_for_the_running_cycle_and_never_runs_beside_it(tmp_path: Path) -> None:
+    journal = Journal()
+    cycle_started = threading.Event()
+    slow = journal.step("cycle", seconds=0.5)
+
+    def cycle(stop: threading.Event) -> bool:
+        cycle_started.set()
+        return slow(stop)
+
+    live = LiveHooks(
+        wait=scripted_waits(True, after=cycle_started),  # the change arrives mid-cycle
+        apply=journal.step("live", seconds=0.1),
+        debounce_seconds=0.0,
+    )
+    runner = Runner(cycle, HOUR, live=live)
+    stop_when(runner, lambda: journal.count("live end") >= 1)
+
+    assert runner.run_forever() == 0
+    assert journal.events[:2] == ["cycle start", "cycle end"]
+    assert journal.count("live end") == 1
+    assert not journal.overlapped()
+
+
+def test_head_checks_run_between_cycles_on_their_own_interval(tmp_path: Path) -> None:
+    journal = Journal()
+    live = LiveHooks(
+        wait=None, apply=journal.step("live"), head_check=journal.step("head"), head_check_seconds=0.1
+    )
+    runner = Runner(journal.step("cycle"), HOUR, live=live)
+    stop_when(runner, lambda: journal.count("head end") >= 3)
+
+    assert runner.run_forever() == 0
+    assert journal.count("cycle end") == 1
+    assert journal.count("live end") == 0  # nothing heard, nothing applied
+    assert runner.head_checks_run >= 3
+    assert not journal.overlapped()
+
+
+def test_a_failing_listener_never_stops_the_cycles(tmp_path: Path) -> None:
+    journal = Journal()
+    failures = [0]
+
+    def broken_wait(stop: threading.Event) -> bool:
+        failures[0] += 1
+        raise RuntimeError("listener bug")
+
+    live = LiveHooks(wait=broken_wait, apply=journal.step("live"))
+    runner = Runner(journal.step("cycle"), Schedule(interval_seconds=0.1, jitter_seconds=0), live=live)
+    stop_when(runner, lambda: journal.count("cycle end") >= 3)
+
+    assert runner.run_forever() == 0
+    assert failures[0] == 1  # it pauses after a failure instead of spinning
+    assert journal.count("live end") == 0

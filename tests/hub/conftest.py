@@ -70,6 +70,25 @@ def hub_database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         _drop_schema(base, schema)
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """A database with no schema at all (migration tests), on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    base = os.environ.get("HUB_TEST_DATABASE_URL", DEFAULT_PG_URL)
+    try:
+        url, schema = _postgres_schema_url(base)
+    except Exception as exc:
+        if "HUB_TEST_DATABASE_URL" in os.environ:
+            raise
+        pytest.skip(f"PostgreSQL not reachable at {base} ({type(exc).__name__}); set HUB_TEST_DATABASE_URL")
+    try:
+        yield url
+    finally:
+        _drop_schema(base, schema)
+
+
 @pytest.fixture(scope="session")
 def _hub_db(hub_database: str) -> Iterator[Database]:
     db = Database(hub_database)

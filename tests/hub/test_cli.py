@@ -96,6 +96,14 @@ def test_migrate_is_idempotent_and_serve_refuses_an_unmigrated_database(tmp_path
     assert json.loads(cli("seller", "list", "--json", "--database-url", url)) == []
 
 
+def test_serve_refuses_several_workers_on_sqlite(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'hub.sqlite3'}"
+    cli("migrate", "--database-url", url)
+    refused = runner.invoke(app, ["serve", "--workers", "2", "--database-url", url])
+    assert refused.exit_code == 2
+    assert "--workers 2 needs PostgreSQL" in refused.output
+
+
 def test_serve_refuses_a_database_from_another_version(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'hub.sqlite3'}"
     cli("migrate", "--database-url", url)

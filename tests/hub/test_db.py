@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
+from sqlalchemy import create_engine, event, text
 
 from hub.admin import add_seller
 from hub.app import create_app
@@ -73,4 +74,66 @@ def test_upgrading_an_older_schema_keeps_the_entries_served(tmp_path: Path) -> N
         "reasons": {"fraud": 2},
         "first_reported_at": "2026-11-01T10:00:00Z",
         "last_reported_at": "2026-11-02T10:00:00Z",
+    }
+
+
+def test_upgrading_to_the_trust_schema_republishes_entries_under_new_rules(empty_database_url: str) -> None:
+    """0003 -> 0004 with data: live entries are recomputed (days, weight, threshold) on the first sweep."""
+    url = empty_database_url
+    migrate(url, revision="0003")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for seller_id, name in ((101, "a"), (102, "b"), (103, "c")):
+            conn.execute(
+                text(
+                    "INSERT INTO sellers (id, name, store_id, token_hash, enabled, standing, created_at,"
+                    " token_rotated_at) VALUES (:id, :name, :name, :hash, true, 1.0, :t, :t)"
+                ),
+                {"id": seller_id, "name": name, "hash": name * 64, "t": datetime(2026, 11, 1)},
+            )
+        rows = [(1, "m1", 101), (2, "m1", 102), (3, "m2", 101)]  # m1: two reporters; m2: one
+        for report_id, member_id, seller_id in rows:
+            conn.execute(
+                text(
+                    "INSERT INTO reports (id, seller_id, member_id, name, reason, reported_at,"
+                    " last_confirmed_at, filed_at) VALUES (:id, :seller, :member, 'Jane', 'fraud', :t, :t,"
+                    " :t)"
+                ),
+                {
+                    "id": report_id,
+                    "seller": seller_id,
+                    "member": member_id,
+                    "t": datetime(2026, 11, 30, 9, 41),
+                },
+            )
+        for seq, (member_id, reporters) in enumerate((("m1", 2), ("m2", 1)), start=1):
+            conn.execute(
+                text(
+                    "INSERT INTO entries (member_id, name, reporters, score, reasons, first_reported_at,"
+                    " last_reported_at, live, delisted, seq, updated_at, payload) VALUES (:m, 'Jane', :r,"
+                    " 50, '{\"fraud\": 1}', :t, :t, true, false, :seq, :t, '{}')"
+                ),
+                {"m": member_id, "r": reporters, "t": datetime(2026, 11, 30, 9, 41), "seq": seq},
+            )
+            conn.execute(
+                text("INSERT INTO changes (seq, member_id, kind, changed_at) VALUES (:seq, :m, 'new', :t)"),
+                {"seq": seq, "m": member_id, "t": datetime(2026, 11, 30, 9, 41)},
+            )
+        conn.execute(text("UPDATE hub_state SET last_seq = 2"))
+    engine.dispose()
+    migrate(url)
+    token = add_seller(url, "d", "D")
+    settings = HubSettings(database_url=url, publish_interval_seconds=0, sweep_interval_seconds=0)
+    with TestClient(create_app(settings, clock=lambda: datetime(2026, 12, 1, 12, tzinfo=UTC))) as client:
+        page = client.get("/v1/feed", headers={"Authorization": f"Bearer {token}"}).json()
+    assert [c["member_id"] for c in page["changes"]] == ["m1"]  # m2 has one reporter: out of the feed
+    assert page["changes"][0]["entry"] == {
+        "member_id": "m1",
+        "name": "Jane",
+        "reporters": 2,
+        "score": 75,
+        "reasons": {"fraud": 2},
+        "first_reported_at": "2026-11-30T00:00:00Z",
+        "last_reported_at": "2026-11-30T00:00:00Z",
+        "weight": 2.0,
     }

@@ -91,6 +91,13 @@ def hub_app(hub_url: str) -> Iterator[FastAPI]:
             rate_limit_burst=1_000_000,
             daily_new_reports=1_000_000,
             sweep_interval_seconds=0,
+            publish_interval_seconds=0,
+            write_items_per_minute=1_000_000,
+            write_items_burst=1_000_000,
+            lookup_per_minute=1_000_000,
+            lookup_burst=1_000_000,
+            unauthenticated_per_minute=1_000_000,
+            unauthenticated_burst=1_000_000,
         )
     )
     yield app

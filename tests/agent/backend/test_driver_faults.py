@@ -8,7 +8,7 @@ import pytest
 from backend_helpers import LAYOUTS, OpenStore, not_blacklisted, store_settings
 
 from agent.backend.driver import PlaywrightBackend, open_playwright_backend
-from agent.errors import BackendUnavailable, LoginFailed, LoginNeedsHuman
+from agent.errors import BackendUnavailable, LoginFailed, LoginNeedsHuman, LoginOnHold
 from agent.models import BlacklistOutcome
 from fixtures.mock_backend.testing import MockControl
 
@@ -170,21 +170,22 @@ def test_a_full_blacklist_is_reported_not_hidden(tough: PlaywrightBackend, mock_
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
-def test_wrong_password_is_refused_then_the_lockout_reported(
+def test_wrong_password_is_refused_once_and_never_tried_again(
     open_store: OpenStore, mock_backend: MockControl, layout: str
 ) -> None:
     mock_backend.set_faults(layout=layout)
     driver = open_store(password="not-the-password", selectors=f"mock-{layout}")
-    failures: list[LoginFailed] = []
-    for _ in range(5):  # the fifth wrong password locks the account
-        with pytest.raises(LoginFailed) as caught:
+    with pytest.raises(LoginFailed) as caught:
+        driver.ensure_session()
+    refused = caught.value
+    assert not refused.locked
+    assert "not-the-password" not in str(refused)
+    assert any(p.suffix == ".png" for p in refused.artifacts)
+    for _ in range(4):  # four more wrong passwords would lock the account: none is sent
+        with pytest.raises(LoginOnHold, match="blacklist-agent login"):
             driver.ensure_session()
-        failures.append(caught.value)
-    assert not failures[0].locked
-    assert "not-the-password" not in str(failures[0])
-    assert any(p.suffix == ".png" for p in failures[0].artifacts)
-    assert failures[-1].locked
-    assert "lock" in str(failures[-1]).lower()
+    assert mock_backend.login_attempts() == 1
+    assert not mock_backend.is_locked()
 
 
 def test_an_ended_session_is_renewed_on_every_layout(

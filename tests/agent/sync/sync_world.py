@@ -48,6 +48,7 @@ class HubServer:
             rate_limit_per_minute=60000,
             rate_limit_burst=10000,
             daily_new_reports=100_000,  # large-snapshot tests push thousands of new reports
+            publish_interval_seconds=0,  # publish with each write: a test's next pull sees its change
         )
         config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port, log_level="warning")
         self._server = uvicorn.Server(config)

@@ -7,7 +7,7 @@ from sync_world import HubServer
 
 from agent.errors import HubRejected
 from agent.hub_client import HubClient, fits_one_put
-from agent.hub_models import Report
+from agent.hub_models import RecordChange, Report
 from agent.state import LocalState
 from agent.sync.share import push_large_snapshot
 
@@ -64,3 +64,40 @@ def test_one_put_holds_at_most_10000_reports_under_1_mib() -> None:
     assert fits_one_put([Report(str(i), "N") for i in range(10_000)])
     assert not fits_one_put([Report(str(i), "N") for i in range(10_001)])
     assert not fits_one_put([Report(str(i), "𝔑" * 128) for i in range(3_000)])  # 4-byte characters
+
+
+def _has_route(hub: HubServer, path: str) -> bool:
+    probe = HubClient(hub.url, hub.add_seller(f"probe-{path}"), max_retries=0)
+    try:
+        probe.record() if path == "record" else probe.lookup(["1"])
+    except HubRejected as exc:
+        return exc.status_code != 404
+    finally:
+        probe.close()
+    return True
+
+
+def test_lookup_answers_unpublished_entries_and_says_which_are_our_own(hub: HubServer) -> None:
+    if not _has_route(hub, "lookup"):
+        pytest.skip("this hub has no GET /v1/lookup yet")
+    a = HubClient(hub.url, hub.add_seller("store-a"))
+    b = HubClient(hub.url, hub.add_seller("store-b"))
+    a.push_reports([Report("7", "Seven", "fraud")])  # one reporter: below publication, still looked up
+    b.push_reports([Report("8", "Eight", "fraud")])
+    found = {f.entry.member_id: f for f in a.lookup(["7", "8", "9"])}
+    assert set(found) == {"7", "8"}
+    assert (found["7"].own_report, found["7"].other_reporters) == (True, 0)
+    assert (found["8"].own_report, found["8"].other_reporters) == (False, 1)
+
+
+def test_the_private_record_round_trips_and_stays_private(hub: HubServer) -> None:
+    if not _has_route(hub, "record"):
+        pytest.skip("this hub has no private record (GET /v1/me/record) yet")
+    a = HubClient(hub.url, hub.add_seller("store-a"))
+    b = HubClient(hub.url, hub.add_seller("store-b"))
+    a.post_record([RecordChange("auto", "add", "5", "Five"), RecordChange("allow", "add", "6")])
+    a.post_record([RecordChange("auto", "add", "55", "Fifty-five"), RecordChange("auto", "remove", "5")])
+    record = a.record()
+    assert (record.auto, record.allow) == ({"55": "Fifty-five"}, {"6"})
+    other = b.record()
+    assert (other.auto, other.allow) == ({}, set())

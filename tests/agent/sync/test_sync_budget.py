@@ -1,0 +1,68 @@
+"""A cycle's request budget: a sync that needs more requests than the budget ends as a clear partial
+success, and the next cycle finishes the work with nothing lost and nothing added twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sync_world import Agent, HubServer, agent_settings, reported_on_hub
+
+from agent.backend.driver import PlaywrightBackend
+from agent.config import Settings
+from agent.hub_client import HubClient
+from agent.session import AgentSession
+from fixtures.mock_backend.testing import MockControl
+
+
+def kept_session(settings: Settings, password: str, client: HubClient) -> AgentSession:
+    """One browser for every cycle, as a long-running agent may keep it; each cycle has its own budget."""
+    return AgentSession(settings, password=password, hub=client, keep_backend=True)
+
+
+def requests_of(agent: Agent) -> int:
+    with agent.session.backend() as backend:
+        assert isinstance(backend, PlaywrightBackend)
+        return backend.requests
+
+
+def test_a_sync_over_its_budget_stops_partial_and_the_next_one_finishes_without_duplicates(
+    mock_backend: MockControl, hub: HubServer, tmp_path: Path
+) -> None:
+    login, password = mock_backend.credentials("store-c")
+    settings = agent_settings(tmp_path / "c", mock_backend.url, login, hub.url)
+    client = HubClient(hub.url, hub.add_seller("store-c"))
+    hub.clients.append(client)
+    warm = Agent("store-c", settings, password, client, kept_session(settings, password, client))
+    assert warm.sync().outcome == "ok"  # logs in and saves the session; nothing to add yet
+    logged_in = requests_of(warm)
+    assert warm.sync().outcome == "ok"
+    reads = requests_of(warm) - logged_in  # what a cycle costs before it changes anything
+    warm.session.close()
+    buyers = [mock_backend.add_buyer(f"Budget Buyer {i}") for i in range(10)]
+    for b in buyers:
+        reported_on_hub(hub, b["member_id"], b["name"], 2)
+    before = set(mock_backend.blacklist_ids("store-c"))
+
+    budget = reads + len(buyers)  # the reads and about half of the additions (two requests each)
+    small = settings.model_copy(
+        update={"backend": settings.backend.model_copy(update={"request_budget": budget})}
+    )
+    agent = Agent("store-c", small, password, client, kept_session(small, password, client))
+
+    first = agent.sync()
+
+    assert first.outcome == "partial"
+    assert any(f"budget of {budget} requests" in e and "backend.request_budget" in e for e in first.errors)
+    added_first = {a.member_id for a in first.added}
+    assert 0 < len(added_first) < len(buyers)
+    assert requests_of(agent) <= budget
+
+    second = agent.sync()
+
+    assert second.outcome == "ok", second.errors
+    wanted = {b["member_id"] for b in buyers}
+    assert set(mock_backend.blacklist_ids("store-c")) == before | wanted
+    assert set(agent.state.blacklist.automatic()) == wanted
+    adds = [r.member_id for r in agent.state.audit.recent(limit=1000) if r.action == "add"]
+    assert sorted(adds) == sorted(wanted)  # each buyer added once, none lost, none twice
+    agent.session.close()
