@@ -19,7 +19,7 @@ from agent.backend.html import Form, PageView, clean
 from agent.backend.pages import BuyerPage
 from agent.backend.runtime import Runtime
 from agent.backend.transport import Fetched
-from agent.errors import BackendError
+from agent.errors import BackendError, BudgetExhausted
 from agent.models import BlacklistEntry, BlacklistOutcome, BlacklistResult, Customer, Order, RemovalOutcome
 
 logger = logging.getLogger(__name__)
@@ -116,28 +116,71 @@ class Operations:
         queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         for buyer in rest:
             queue.put_nowait(buyer)
-        results: asyncio.Queue[BlacklistResult | BaseException] = asyncio.Queue()
+        results: asyncio.Queue[BlacklistResult | Exception | None] = asyncio.Queue()
+        stop = asyncio.Event()
+        # A buyer costs two requests (the link, the confirmation). Start none that the cycle's request
+        # budget cannot finish: a half-done buyer spends budget and changes nothing.
+        affordable = self._affordable_buyers()
 
         async def worker() -> None:
-            while not queue.empty():
-                member_id, name = queue.get_nowait()
-                try:
-                    results.put_nowait(await self.blacklist_by_link(member_id, name))
-                except BaseException as exc:  # handed to the consumer, which stops the batch
-                    results.put_nowait(exc)
-                    return
+            nonlocal affordable
+            try:
+                while not queue.empty() and not stop.is_set():
+                    member_id, name = queue.get_nowait()
+                    if affordable is not None:
+                        if affordable <= 0:
+                            stop.set()
+                            results.put_nowait(self._budget_error(member_id, name))
+                            return
+                        affordable -= 1
+                    try:
+                        results.put_nowait(await self.blacklist_by_link(member_id, name))
+                    except Exception as exc:  # handed to the consumer, which ends the batch with it
+                        stop.set()
+                        results.put_nowait(exc)
+                        return
+            finally:
+                results.put_nowait(None)  # this worker is done
 
         workers = [asyncio.ensure_future(worker()) for _ in range(min(self.rt.concurrency, len(rest)))]
+        failure: Exception | None = None
+        running = len(workers)
         try:
-            for _ in range(len(rest)):
+            # Every buyer a worker finished is reported, even after another failed: the change is made.
+            while running:
                 item = await results.get()
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
+                if item is None:
+                    running -= 1
+                elif isinstance(item, Exception):
+                    failure = failure or item
+                else:
+                    yield item
+            if failure is not None:
+                raise failure
         finally:
             for task in workers:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+
+    def _affordable_buyers(self) -> int | None:
+        """How many whole buyers the rest of the cycle's request budget pays for (None: no budget)."""
+        budget = getattr(self.rt.transport, "budget", None)
+        spent = getattr(self.rt.transport, "spent", None)
+        if not isinstance(budget, int) or not isinstance(spent, int):
+            return None
+        return max(0, budget - spent) // 2
+
+    def _budget_error(self, member_id: str, name: str) -> Exception:
+        """What the transport says when the budget is used up, said before a buyer it could not finish."""
+        budget = self.rt.transport.budget
+        page = self.rt.confirm.name
+        return BudgetExhausted(
+            f"this cycle's budget of {budget} requests to the seller backend is used up "
+            f"(backend.request_budget), at page {page!r}; the rest waits for the next cycle",
+            budget=budget,
+            page=page,
+            url=self.rt.absolute(self.rt.confirm.link(member_id, name)),
+        )
 
     async def blacklist_from_order(self, order_id: str) -> BlacklistResult:
         url = self.rt.absolute(self.rt.order_detail.url("url", order_id=order_id))
