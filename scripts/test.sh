@@ -12,4 +12,5 @@ echo "==> ruff"
 echo "==> mypy"
 .venv/bin/mypy
 echo "==> pytest"
-.venv/bin/pytest "$@"
+# Both cores: the hub's tests (one shared PostgreSQL database) run on one worker, the rest is shared out.
+.venv/bin/pytest -n "${TEST_WORKERS:-2}" --dist loadgroup --durations=25 "$@"

@@ -5,6 +5,8 @@
   `.add_buyer()`, `.place_order()`, `.blacklist()`, `.unblacklist()`, `.otp()`, `.expire_sessions()`,
   `.reset()`. The mock is reset (seed data, start-up faults) after every test that uses it.
 - `mock_server` (session scope): the same server without the reset, for session-scoped fixtures.
+- With `-n N` (pytest-xdist; scripts/test.sh runs on both cores) the hub's tests stay on one worker, one at a
+  time: on PostgreSQL they share one database.
 - pytest-playwright's browser runs headless, on Playwright's own Chromium when installed, else on
   `$CHROMIUM_PATH` or `/usr/bin/chromium`.
 """
@@ -21,6 +23,14 @@ from agent.backend.browser import LAUNCH_ARGS, find_system_chromium
 from fixtures.mock_backend.config import MockConfig
 from fixtures.mock_backend.server import MockServer
 from fixtures.mock_backend.testing import MockControl
+
+HUB_TESTS = Path(__file__).parent / "hub"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.is_relative_to(HUB_TESTS):
+            item.add_marker(pytest.mark.xdist_group("hub-database"))  # honoured with --dist loadgroup
 
 
 @pytest.fixture(scope="session")
