@@ -27,14 +27,7 @@ def publish_now(world: World) -> None:
         admin.publish()
 
 
-def hub_keeps_records(world: World) -> bool:
-    """The private record is a hub feature (GET /v1/me/record answers 401 without a token, 404 if absent)."""
-    return httpx.get(f"{world.hub.url}/v1/me/record", timeout=5).status_code != 404
-
-
 def test_a_reinstalled_agent_restores_its_record_before_pushing_anything(world: World) -> None:
-    if not hub_keeps_records(world):
-        pytest.skip("this hub has no private record (GET /v1/me/record) yet")
     c = world.agent("c")
     x, x_name = world.new_buyer()
     y, y_name = world.new_buyer()
@@ -72,8 +65,6 @@ def test_a_reinstalled_agent_restores_its_record_before_pushing_anything(world: 
 
 
 def test_share_all_on_a_new_data_dir_never_shares_the_agents_entries(world: World) -> None:
-    if not hub_keeps_records(world):
-        pytest.skip("this hub has no private record (GET /v1/me/record) yet")
     c = world.agent("c")
     x, x_name = world.new_buyer()
     for name in ("h1", "h2"):
