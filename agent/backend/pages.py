@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import urljoin
 
-from playwright.async_api import Page
+from playwright.async_api import Page, Response
 
 from agent.backend.html import (
     LAYOUT_HINT,
@@ -180,13 +180,16 @@ class TablePage(PageObject):
 class LoginPage(PageObject):
     name = "login"
 
-    async def submit(self, page: Page, username: str, password: str) -> None:
+    async def submit(self, page: Page, username: str, password: str) -> Response | None:
+        """Fill in and send the form; the answer to the form's navigation (its status tells a refusal,
+        which comes back as a page, from a server error, which is no answer about the password)."""
         view = self.view(page.url, await page.content())
         view.require("form", "username", "password", "submit")
         await page.locator(self.css("username")).first.fill(username)
         await page.locator(self.css("password")).first.fill(password)
-        async with page.expect_navigation(wait_until="domcontentloaded"):
+        async with page.expect_navigation(wait_until="domcontentloaded") as navigation:
             await page.locator(self.css("submit")).first.click()
+        return await navigation.value
 
     def shows_form(self, view: PageView) -> bool:
         return view.exists("form") and view.exists("password")

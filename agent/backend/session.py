@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import BrowserContext, Page
+from playwright.async_api import BrowserContext, Page, Response
 
 from agent.backend.artifacts import ArtifactStore
 from agent.backend.html import PageMismatch, PageView, clean
@@ -216,13 +216,32 @@ class Session:
             self.home_page.view(page.url, html)
         ):
             return  # still logged in (the login page sent us home): nothing to type
-        await self.login_page.submit(page, self.username, self._password)
+        await self._submit_password(page, login_url)
         view = self.login_page.view(page.url, await page.content())
         if self.otp_page is not None and self.otp_page.asks_for_code(self.otp_page.view(page.url, view.html)):
             await self._one_time_code(page)
         elif self.transport.is_login(page.url) or self.login_page.shows_form(view):
             raise self._refused(view, page.url)
         await self._prove_home(page)
+
+    async def _submit_password(self, page: Page, login_url: str) -> None:
+        """Send the login form. A server error (5xx) or a 429 answering it is no verdict on the password:
+        it is retried like any page (a fresh login form each time) and, if it persists, ends in
+        BackendUnavailable, never in a refusal that would stop the agent's logins."""
+        sent = False
+
+        async def attempt() -> Response | None:
+            nonlocal sent
+            if sent:  # the error page replaced the form
+                response = await page.goto(
+                    login_url, wait_until="domcontentloaded", timeout=self.transport.timeout_ms
+                )
+                if response is not None and (response.status >= 500 or response.status == 429):
+                    return response
+            sent = True
+            return await self.login_page.submit(page, self.username, self._password)
+
+        await self.transport.send_in_browser("login", login_url, attempt)
 
     def _refused(self, view: PageView, url: str) -> LoginFailed:
         """The login page's refusal, with a lockout recognised (by the page's `locked` outcome or its

@@ -124,6 +124,13 @@ class Transport:
             )
         return Fetched(page.url, status, await page.content())
 
+    async def send_in_browser(
+        self, page_name: str, url: str, attempt: Callable[[], Awaitable[Response | None]]
+    ) -> int:
+        """Run a browser action that navigates (a form sent by a click) under the same budget, pacing
+        and retry policy as a fetch: a 429 or 5xx answer is waited out and the action tried again."""
+        return await self._retrying(page_name, url, attempt)
+
     async def _fetch(self, page: str, url: str, send: Callable[[], Awaitable[APIResponse]]) -> Fetched:
         holder: dict[str, Fetched] = {}
 

@@ -188,6 +188,34 @@ def test_wrong_password_is_refused_once_and_never_tried_again(
     assert not mock_backend.is_locked()
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_a_server_error_answering_the_password_is_retried_not_taken_for_a_refusal(
+    open_store: OpenStore, mock_backend: MockControl, layout: str
+) -> None:
+    mock_backend.set_faults(layout=layout, login_errors=2)
+    driver = open_store(selectors=f"mock-{layout}")
+    assert [e.member_id for e in driver.read_blacklist()] == mock_backend.blacklist_ids()
+    assert driver.logins == 1
+    assert mock_backend.login_attempts() == 1  # the two 500s came before the password was looked at
+    driver.close()
+    again = open_store(selectors=f"mock-{layout}")  # no refusal on record: a new process may log in
+    mock_backend.expire_sessions("store-a")
+    assert [e.member_id for e in again.read_blacklist()] == mock_backend.blacklist_ids()
+
+
+def test_a_login_service_that_keeps_failing_is_unavailable_not_a_refusal(
+    open_store: OpenStore, mock_backend: MockControl
+) -> None:
+    mock_backend.set_faults(login_errors=100)
+    driver = open_store(max_retries=1)
+    with pytest.raises(BackendUnavailable, match="HTTP 500") as caught:
+        driver.ensure_session()
+    assert caught.value.page == "login"
+    mock_backend.set_faults(login_errors=0)
+    driver.ensure_session()  # the next try logs in: nothing was recorded against the password
+    assert driver.logins == 1
+
+
 def test_an_ended_session_is_renewed_on_every_layout(
     backend: PlaywrightBackend, mock_backend: MockControl
 ) -> None:
