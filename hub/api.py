@@ -163,6 +163,8 @@ def _store(ctx: HubContext, caller: Caller, reports: list[ReportIn], *, snapshot
         with ctx.db.write() as session:
             seller = session.get_one(Seller, caller.id)
             outcome = apply_plan(session, seller, plan, now, ctx.limits, snapshot=snapshot)
+        if outcome.deferred:  # still this seller's one write: its next waits until the entries converge
+            ctx.recompute_due()
     if outcome.withdrawn:  # known only now: a snapshot's withdrawals are paid after the fact
         ctx.write_limiter.charge(caller.id, outcome.withdrawn)
     ctx.metrics.count("reports_created", outcome.created)

@@ -123,6 +123,17 @@ class HubContext:
         finally:
             self._sweep_lock.release()
 
+    def recompute_due(self) -> int:
+        """Recompute every entry due for review, a batch per write transaction (other writers interleave);
+        returns the feed changes made. What a large withdrawal deferred (`hub.reports.RECOMPUTE_AT_ONCE`)."""
+        total, more = 0, True
+        while more:
+            with self.db.write() as session:
+                changes, more = sweep(session, self.now(), self.ageing)
+            total += changes
+        self.metrics.count("expiry_changes", total)
+        return total
+
     def is_writing(self, seller_id: int) -> bool:
         with self._writing_lock:
             return seller_id in self._writing

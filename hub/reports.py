@@ -23,7 +23,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from hub.entries import chunks, refresh_entries
-from hub.models import Report, Seller, SellerUsage
+from hub.models import Entry, Report, Seller, SellerUsage
 from hub.schemas import ReportIn
 from hub.scoring import Ageing
 from hub.sql import upsert
@@ -50,6 +50,17 @@ class Outcome:
     updated: int = 0
     unchanged: int = 0
     withdrawn: int = 0
+    deferred: int = 0  # existing entries left due for review, recomputed after the commit
+
+
+# A request's reports always change in one transaction, but recomputing every entry they touch there would
+# hold the hub-wide write lock for as long as that takes: a seller withdrawing 10,000 reports held it for
+# seconds (on a loaded machine, tens of seconds), and every other seller's write waited. Beyond this many,
+# the entries that already exist are only marked due for review (`next_review_at = now`, one indexed update)
+# and recomputed after the commit in batches of as many, each its own transaction (`hub.maintenance.sweep`),
+# so other sellers' writes interleave. A crash between batches loses nothing: the expiry sweep finds the
+# entries due. New entries are always computed at once (they are bounded by the daily budget).
+RECOMPUTE_AT_ONCE = 2000
 
 
 def day_start(now: datetime) -> datetime:
@@ -183,9 +194,19 @@ def check_budget(
 
 
 def apply_plan(
-    session: Session, seller: Seller, plan: Plan, now: datetime, limits: Limits, *, snapshot: bool
+    session: Session,
+    seller: Seller,
+    plan: Plan,
+    now: datetime,
+    limits: Limits,
+    *,
+    snapshot: bool,
+    defer: bool = True,
 ) -> Outcome:
-    """Write the plan (inside the write transaction); raises QuotaExceeded before changing anything."""
+    """Write the plan (inside the write transaction); raises QuotaExceeded before changing anything.
+
+    With `defer`, entries beyond `RECOMPUTE_AT_ONCE` are left due for review (`Outcome.deferred`): the
+    caller recomputes them after the commit (`HubContext.recompute_due`)."""
     check_budget(session, seller, plan, now, limits, snapshot=snapshot)
     outcome = plan.outcome
     if plan.cost:
@@ -211,8 +232,34 @@ def apply_plan(
         touched |= set(plan.gone)
         if seller.first_snapshot_at is None:
             seller.first_snapshot_at = now
-    refresh_entries(session, touched, now, limits.ageing)
+    at_once, later = _split_recomputation(session, touched) if defer else (sorted(touched), [])
+    refresh_entries(session, at_once, now, limits.ageing)
+    outcome.deferred = _mark_due(session, later, now)
     return outcome
+
+
+def _split_recomputation(session: Session, touched: set[str]) -> tuple[list[str], list[str]]:
+    """(entries to recompute in this transaction, existing entries to leave due for review)."""
+    ids = sorted(touched)
+    if len(ids) <= RECOMPUTE_AT_ONCE:
+        return ids, []
+    at_once, rest = ids[:RECOMPUTE_AT_ONCE], ids[RECOMPUTE_AT_ONCE:]
+    existing: set[str] = set()
+    for part in chunks(rest):
+        existing.update(session.execute(select(Entry.member_id).where(Entry.member_id.in_(part))).scalars())
+    at_once += [m for m in rest if m not in existing]  # a new entry must exist before the commit
+    return at_once, [m for m in rest if m in existing]
+
+
+def _mark_due(session: Session, member_ids: Sequence[str], now: datetime) -> int:
+    for part in chunks(member_ids):
+        session.execute(
+            update(Entry)
+            .where(Entry.member_id.in_(part))
+            .values(next_review_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return len(member_ids)
 
 
 def store_reports(
@@ -230,7 +277,7 @@ def store_reports(
     re-filed and re-reasoned (or renamed) reports do not fit today's budget.
     """
     plan = plan_reports(session, seller.id, reports, now, snapshot=snapshot)
-    return apply_plan(session, seller, plan, now, limits, snapshot=snapshot)
+    return apply_plan(session, seller, plan, now, limits, snapshot=snapshot, defer=False)
 
 
 def _check_quota(session: Session, seller: Seller, new: int, now: datetime, limit: int) -> None:

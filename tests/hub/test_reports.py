@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from hub import reports as reports_module
-from hub.models import Seller
+from hub.maintenance import due_for_review, sweep
+from hub.models import Entry, Seller
 from hub.reports import Limits, store_reports
 from hub.schemas import ReportIn
 from hub.scoring import Ageing
@@ -161,3 +163,53 @@ def test_bodies_over_the_limit_get_413(make_hub: MakeHub) -> None:
 
     assert hub.post("/v1/reports", content=chunks(), headers=a).status_code == 413
     assert hub.get("/v1/me", headers=a).json()["reports"] == 0
+
+
+def _reporters(hub: HubClient) -> dict[int, int]:
+    """How many entries have each count of reporters, straight from the database."""
+    with hub.context.db.read() as session:
+        rows = session.execute(select(Entry.reporters, func.count()).group_by(Entry.reporters))
+        return {int(reporters): int(count) for reporters, count in rows}
+
+
+def test_a_withdrawal_too_large_for_one_transaction_converges_before_the_answer(
+    make_hub: MakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No lazy sweep to help: the request itself must finish the entries it left for later.
+    hub = make_hub(sweep_interval_seconds=3600)
+    monkeypatch.setattr(reports_module, "RECOMPUTE_AT_ONCE", 200)
+    a, b = hub.add_seller("a"), hub.add_seller("b")
+    buyers = [report(f"{n:05d}") for n in range(1, 651)]
+    hub.push(a, *buyers, snapshot=True)
+    hub.push(b, *buyers, snapshot=True)
+    assert _reporters(hub) == {2: 650}
+    assert hub.push(a, snapshot=True)["withdrawn"] == 650
+    assert _reporters(hub) == {1: 650}  # 200 in the withdrawal's transaction, 450 in batches after it
+    assert hub.entry(b, "00650")["reporters"] == 1
+    with hub.context.db.read() as session:
+        assert not due_for_review(session, hub.clock())
+
+
+def test_entries_left_for_later_by_a_crash_are_found_by_the_expiry_sweep(
+    make_hub: MakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = make_hub(sweep_interval_seconds=3600)
+    monkeypatch.setattr(reports_module, "RECOMPUTE_AT_ONCE", 200)
+    a, b = hub.add_seller("a"), hub.add_seller("b")
+    buyers = [report(f"{n:05d}") for n in range(1, 651)]
+    hub.push(a, *buyers, snapshot=True)
+    hub.push(b, *buyers, snapshot=True)
+
+    def crash() -> int:
+        raise RuntimeError("the hub process died after the commit")
+
+    monkeypatch.setattr(hub.context, "recompute_due", crash)
+    with pytest.raises(RuntimeError):
+        hub.push(a, snapshot=True)
+    monkeypatch.undo()
+    assert _reporters(hub) == {1: 200, 2: 450}  # the reports are withdrawn; 450 entries are not yet redone
+    with hub.context.db.write() as session:
+        while sweep(session, hub.clock(), hub.context.ageing)[1]:
+            pass
+    assert _reporters(hub) == {1: 650}
+    assert hub.push(a, snapshot=True)["withdrawn"] == 0  # nothing withdrawn twice
