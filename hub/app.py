@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -34,6 +35,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
+import hub.reports
 from hub import __version__
 from hub.auth_cache import TokenCache
 from hub.db import Database
@@ -129,7 +131,7 @@ class HubContext:
         total, more = 0, True
         while more:
             with self.db.write() as session:
-                changes, more = sweep(session, self.now(), self.ageing)
+                changes, more = sweep(session, self.now(), self.ageing, batch=hub.reports.RECOMPUTE_AT_ONCE)
             total += changes
         self.metrics.count("expiry_changes", total)
         return total
@@ -310,6 +312,9 @@ def _raise_open_files_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+SWITCH_INTERVAL = 0.001  # seconds; see app_from_env
+
+
 def app_from_env() -> FastAPI:
     """uvicorn factory for `serve` (also with several workers): settings from the environment.
 
@@ -322,4 +327,9 @@ def app_from_env() -> FastAPI:
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
     _raise_open_files_limit()
+    # A write transaction gives up the GIL at every statement and must win it back each time; while another
+    # thread parses a large body, each return waits out the switch interval (5 ms by default), so a
+    # one-report write held the hub-wide write lock for 100-200 ms and everyone queued behind it. A 1 ms
+    # interval keeps lock holders moving (bench/churn.py) at the price of more switching between threads.
+    sys.setswitchinterval(SWITCH_INTERVAL)
     return create_app(settings)

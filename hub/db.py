@@ -16,6 +16,13 @@ allocates its numbers only after the previous one is committed and visible, so f
 numbers appear strictly in commit order (gaps are tolerated: compaction removes rows). Writes are short
 batches, so the cost is small; reads never take the lock.
 
+Fairness: PostgreSQL queues the waiters of a row lock in order. SQLite does not queue anyone: a writer
+that finds the database locked sleeps in SQLite's busy handler (up to 100 ms at a time) and tries again,
+so a thread that commits and begins again at once (a large withdrawal recomputed in batches) can pass the
+same waiting writer again and again. The writers of one process therefore first queue, in arrival order,
+on a `FairLock` per SQLite database (one hub process serves a SQLite database, see `hub.cli`); another
+process (the operator's CLI) still meets the busy timeout.
+
 Announcing changes (the feed's waiting clients, docs/hub-api.md "Waiting for changes"): sequence numbers
 are allocated only inside `Database.write()`, by advancing `hub_state.last_seq`. At the end of every write
 transaction the hub's counters (`HubCounters`: last sequence number, compaction horizon, sellers' version)
@@ -33,8 +40,9 @@ import inspect
 import logging
 import threading
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -156,6 +164,39 @@ _SELLERS_CHANGED = "hub_sellers_changed"
 PENDING_PUBLICATION = "hub_entries_pending"
 
 
+class FairLock:
+    """A lock handed to its waiters in arrival order (`threading.Lock` lets a releasing thread barge)."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._held = False
+        self._waiters: deque[threading.Event] = deque()
+
+    def __enter__(self) -> None:
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return
+            turn = threading.Event()
+            self._waiters.append(turn)
+        turn.wait()  # the releasing thread hands the lock over: `_held` stays True
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._mutex:
+            if self._waiters:
+                self._waiters.popleft().set()
+            else:
+                self._held = False
+
+
+_sqlite_write_locks: dict[str, FairLock] = {}
+
+
+def _sqlite_write_lock(url: str) -> FairLock:
+    with _subscribers_lock:
+        return _sqlite_write_locks.setdefault(url, FairLock())
+
+
 class _WriteSession(Session):
     """The session of `Database.write`: notes whether the transaction changed a seller."""
 
@@ -181,6 +222,9 @@ class Database:
         self.url = url
         self.engine = create_hub_engine(url, busy_timeout_ms=busy_timeout_ms, pool_size=pool_size)
         self._write_engine = self.engine.execution_options(hub_write=True)
+        self._queue: AbstractContextManager[None] = (
+            _sqlite_write_lock(url) if self.dialect == "sqlite" else nullcontext()
+        )
         # Called at the end of a write transaction that left entries pending publication, inside it: set
         # when the hub publishes at once (`publish_interval_seconds` 0, see `hub.publish`).
         self.publisher: Callable[[Session], None] | None = None
@@ -200,7 +244,7 @@ class Database:
 
         See the module docstring, "Announcing changes".
         """
-        with _WriteSession(self._write_engine, expire_on_commit=False) as session:
+        with self._queue, _WriteSession(self._write_engine, expire_on_commit=False) as session:
             with session.begin():
                 held = lock_for_write(session)
                 before = HubCounters(held.last_seq, held.horizon_seq, held.sellers_version)

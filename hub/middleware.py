@@ -76,6 +76,10 @@ class HubMiddleware:
             refusal = await self._gate(scope)
             if refusal is not None:
                 status_code, headers, payload = refusal
+                if _has_body(scope):
+                    # The body stays unread: closing the connection spares the hub receiving and parsing
+                    # it only to throw it away (a churning seller sends 1 MB snapshots back to back).
+                    headers = {**headers, "Connection": "close"}
                 await _send_json(send_tracked, status_code, payload, headers)
                 return
             body = await self._read_body(scope, receive)
@@ -131,14 +135,21 @@ class HubMiddleware:
     def _write_gate(
         self, scope: Scope, seller: Identity
     ) -> tuple[int, dict[str, str], dict[str, str]] | None:
-        """A seller's write refused before its body is read: one in progress already, or its budget spent.
+        """A seller's request refused before its body is read: over its request rate, or a write while one is
+        in progress already or its write budget is spent.
 
-        The handler checks both again (`hub.api.charge_writes`, `HubContext.one_write_per_seller`); here they
-        keep a churning seller's big bodies from being read and parsed at all.
+        The handler checks each again (`hub.api.admit`, `hub.api.charge_writes`,
+        `HubContext.one_write_per_seller`) and takes from the budgets; here they only look, and keep a
+        churning seller's big bodies from being read and parsed at all.
         """
+        ctx = self.context
+        if _has_body(scope):
+            wait = ctx.rate_limiter.waiting(seller.id)
+            if wait > 0:
+                ctx.metrics.count("rate_limited")
+                return 429, {"Retry-After": retry_after_header(wait)}, {"detail": "rate limit exceeded"}
         if scope.get("method") not in WRITE_METHODS or not scope.get("path", "").startswith(WRITE_PATHS):
             return None
-        ctx = self.context
         if ctx.is_writing(seller.id):
             return 429, {"Retry-After": "1"}, {"detail": "another write of this seller is in progress"}
         wait = ctx.write_limiter.waiting(seller.id)
@@ -171,6 +182,13 @@ class HubMiddleware:
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
+
+
+def _has_body(scope: Scope) -> bool:
+    for name, value in scope.get("headers", []):
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() not in (b"", b"0")):
+            return True
+    return False
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -32,7 +32,7 @@ from hub.models import Change, Entry, HubState
 
 logger = logging.getLogger(__name__)
 
-BATCH = 2000  # per transaction: other writers get the lock between batches
+BATCH = 500  # per transaction: other writers get the lock between batches (bench/churn.py)
 _random = random.SystemRandom()
 
 

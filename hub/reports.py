@@ -60,7 +60,7 @@ class Outcome:
 # and recomputed after the commit in batches of as many, each its own transaction (`hub.maintenance.sweep`),
 # so other sellers' writes interleave. A crash between batches loses nothing: the expiry sweep finds the
 # entries due. New entries are always computed at once (they are bounded by the daily budget).
-RECOMPUTE_AT_ONCE = 2000
+RECOMPUTE_AT_ONCE = 500
 
 
 def day_start(now: datetime) -> datetime:

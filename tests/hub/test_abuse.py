@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 
+from hub.sellers import create_seller
 from hub.settings import HubSettings
 from tests.hub.support import HubClient, MakeHub, ServedHub, report
 
@@ -81,6 +82,32 @@ def test_an_unauthenticated_body_is_refused_before_it_is_read(hub_url: str) -> N
             answer = sock.recv(4096).decode()
     assert answer.startswith("HTTP/1.1 401")
     assert "missing bearer token" in answer
+
+
+def test_a_seller_over_its_request_rate_is_refused_before_its_body_is_read(hub_url: str) -> None:
+    settings = HubSettings(
+        database_url=hub_url, publish_interval_seconds=0, rate_limit_per_minute=1, rate_limit_burst=1
+    )
+    with ServedHub(settings) as served:
+        with served.context.db.write() as session:
+            _, token = create_seller(session, "a", "store-a", served.context.now())
+        head = (
+            "POST /v1/reports HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Length: {{length}}\r\n\r\n"
+        )
+        body = '{"reports": [{"member_id": "1", "name": "Jane Roe", "reason": "fraud"}]}'
+        with socket.create_connection(("127.0.0.1", served.port), timeout=30) as sock:
+            sock.sendall((head.format(length=len(body)) + body).encode())
+            assert sock.recv(4096).decode().startswith("HTTP/1.1 200")  # the one request of the minute
+        with socket.create_connection(("127.0.0.1", served.port), timeout=30) as sock:
+            # A 900 kB body announced and never sent: the refusal comes without waiting for it, and the
+            # hub closes the connection rather than read the body to throw it away.
+            sock.sendall(head.format(length=900_000).encode())
+            answer = sock.recv(4096).decode()
+            assert sock.recv(4096) == b""
+    assert answer.startswith("HTTP/1.1 429")
+    assert "rate limit exceeded" in answer
+    assert "connection: close" in answer.lower()
 
 
 def test_metrics_can_require_a_token(make_hub: MakeHub) -> None:

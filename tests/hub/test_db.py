@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -137,3 +139,36 @@ def test_upgrading_to_the_trust_schema_republishes_entries_under_new_rules(empty
         "last_reported_at": "2026-11-30T00:00:00Z",
         "weight": 2.0,
     }
+
+
+def test_sqlite_writers_take_turns_in_arrival_order(tmp_path: Path) -> None:
+    """A writer that commits and begins again at once (a withdrawal recomputed in batches) does not pass
+    another writer already waiting: on SQLite, whose busy handler queues nobody, the hub queues them."""
+    url = f"sqlite:///{tmp_path / 'hub.sqlite3'}"
+    migrate(url)
+    db = Database(url)
+    order: list[str] = []
+    first_batch_held = threading.Event()
+
+    def batches() -> None:
+        for n in range(10):
+            with db.write():
+                if n == 0:
+                    first_batch_held.set()
+                time.sleep(0.02)
+                order.append(f"batch {n}")
+
+    def other_seller() -> None:
+        first_batch_held.wait()
+        with db.write():
+            order.append("other")
+
+    threads = [threading.Thread(target=batches), threading.Thread(target=other_seller)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        db.dispose()
+    assert order.index("other") <= 2, order  # served right after the batch it arrived during
