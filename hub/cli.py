@@ -27,6 +27,7 @@ from hub.settings import ENV_PREFIX, HubSettings
 logger = logging.getLogger(__name__)
 
 WORKER_START_SECONDS = 60
+GRACEFUL_SHUTDOWN_SECONDS = 5
 
 app = typer.Typer(help="Operate a blacklist-sharing hub.", no_args_is_help=True, add_completion=False)
 seller_app = typer.Typer(help="Manage the sellers allowed to report.", no_args_is_help=True)
@@ -124,6 +125,10 @@ def serve(
         # uvicorn kills a worker that has not answered its health check within 5 s by default; a worker
         # still importing on a busy machine has not, and was killed and respawned forever.
         timeout_worker_healthcheck=WORKER_START_SECONDS,
+        # On SIGTERM uvicorn lets running requests finish, and a long-poll wait runs up to 60 s: without a
+        # bound, a restart waited that long (and a supervisor's stop timed out). Waits cut short are what
+        # agents already handle: they wait again, on this hub once it is back or on another worker.
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
 
 

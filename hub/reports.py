@@ -55,11 +55,11 @@ class Outcome:
 
 # A request's reports always change in one transaction, but recomputing every entry they touch there would
 # hold the hub-wide write lock for as long as that takes: a seller withdrawing 10,000 reports held it for
-# seconds (on a loaded machine, tens of seconds), and every other seller's write waited. Beyond this many,
-# the entries that already exist are only marked due for review (`next_review_at = now`, one indexed update)
-# and recomputed after the commit in batches of as many, each its own transaction (`hub.maintenance.sweep`),
+# seconds (on a loaded machine, tens of seconds), and every other seller's write waited. Beyond this many
+# withdrawals, the rest of their entries are only marked due for review (`next_review_at = now`) and
+# recomputed after the commit in batches of as many, each its own transaction (`hub.maintenance.sweep`),
 # so other sellers' writes interleave. A crash between batches loses nothing: the expiry sweep finds the
-# entries due. New entries are always computed at once (they are bounded by the daily budget).
+# entries due. New and changed reports are always recomputed at once (they are bounded by the daily budget).
 RECOMPUTE_AT_ONCE = 500
 
 
@@ -227,28 +227,32 @@ def apply_plan(
             .execution_options(synchronize_session=False)
         )
     touched = plan.touched | set(plan.confirmed)  # a stale report confirmed again weighs more
+    withdrawn: list[str] = []
     if snapshot:
         outcome.withdrawn = _withdraw(session, seller.id, plan.gone, now)
-        touched |= set(plan.gone)
+        withdrawn = sorted(set(plan.gone) - touched)
         if seller.first_snapshot_at is None:
             seller.first_snapshot_at = now
-    at_once, later = _split_recomputation(session, touched) if defer else (sorted(touched), [])
-    refresh_entries(session, at_once, now, limits.ageing)
+    now_too, later = _split_withdrawals(session, withdrawn) if defer else (withdrawn, [])
+    refresh_entries(session, [*touched, *now_too], now, limits.ageing)
     outcome.deferred = _mark_due(session, later, now)
     return outcome
 
 
-def _split_recomputation(session: Session, touched: set[str]) -> tuple[list[str], list[str]]:
-    """(entries to recompute in this transaction, existing entries to leave due for review)."""
-    ids = sorted(touched)
-    if len(ids) <= RECOMPUTE_AT_ONCE:
-        return ids, []
-    at_once, rest = ids[:RECOMPUTE_AT_ONCE], ids[RECOMPUTE_AT_ONCE:]
+def _split_withdrawals(session: Session, withdrawn: list[str]) -> tuple[list[str], list[str]]:
+    """(withdrawals whose entries are recomputed in this transaction, those left due for review).
+
+    Only withdrawals are deferred: they are free, so a churning seller can withdraw 10,000 reports at a
+    time, while new and changed reports are bounded by the daily budget (and deferring them made an honest
+    first snapshot slower: the extra transactions cost more than they spread)."""
+    if len(withdrawn) <= RECOMPUTE_AT_ONCE:
+        return withdrawn, []
+    now_too, rest = withdrawn[:RECOMPUTE_AT_ONCE], withdrawn[RECOMPUTE_AT_ONCE:]
     existing: set[str] = set()
     for part in chunks(rest):
         existing.update(session.execute(select(Entry.member_id).where(Entry.member_id.in_(part))).scalars())
-    at_once += [m for m in rest if m not in existing]  # a new entry must exist before the commit
-    return at_once, [m for m in rest if m in existing]
+    now_too += [m for m in rest if m not in existing]  # no entry to mark: compute it now
+    return now_too, [m for m in rest if m in existing]
 
 
 def _mark_due(session: Session, member_ids: Sequence[str], now: datetime) -> int:
