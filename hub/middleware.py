@@ -102,7 +102,7 @@ class HubMiddleware:
         if token is not None:
             known = ctx.tokens.cached(token)
             if known is not None:
-                return self._write_gate(scope, known)
+                return self._seller_gate(scope, known)
             expected = ctx.settings.metrics_token
             if (
                 path == "/metrics"
@@ -115,7 +115,7 @@ class HubMiddleware:
             try:
                 found = await anyio.to_thread.run_sync(ctx.tokens.lookup, token)
                 if found is not None:
-                    return self._write_gate(scope, found)
+                    return self._seller_gate(scope, found)
             except (OperationalError, PoolTimeout, DBAPIError) as exc:
                 logger.error("database unavailable: %s", type(exc).__name__)
                 return 503, {"Retry-After": "5"}, {"detail": "database unavailable, retry later"}
@@ -132,7 +132,7 @@ class HubMiddleware:
             return 401, {"WWW-Authenticate": "Bearer"}, {"detail": detail}
         return None
 
-    def _write_gate(
+    def _seller_gate(
         self, scope: Scope, seller: Identity
     ) -> tuple[int, dict[str, str], dict[str, str]] | None:
         """A seller's request refused before its body is read: over its request rate, or a write while one is

@@ -233,37 +233,33 @@ def apply_plan(
         withdrawn = sorted(set(plan.gone) - touched)
         if seller.first_snapshot_at is None:
             seller.first_snapshot_at = now
-    now_too, later = _split_withdrawals(session, withdrawn) if defer else (withdrawn, [])
+    at_once = RECOMPUTE_AT_ONCE if defer else len(withdrawn)
+    now_too, later = withdrawn[:at_once], withdrawn[at_once:]
+    marked = _mark_due(session, later, now)
+    now_too += [m for m in later if m not in marked]  # no entry to mark: compute it now
     refresh_entries(session, [*touched, *now_too], now, limits.ageing)
-    outcome.deferred = _mark_due(session, later, now)
+    outcome.deferred = len(marked)
     return outcome
 
 
-def _split_withdrawals(session: Session, withdrawn: list[str]) -> tuple[list[str], list[str]]:
-    """(withdrawals whose entries are recomputed in this transaction, those left due for review).
+def _mark_due(session: Session, member_ids: Sequence[str], now: datetime) -> set[str]:
+    """Leave these entries due for review (`next_review_at = now`); returns those that exist.
 
     Only withdrawals are deferred: they are free, so a churning seller can withdraw 10,000 reports at a
     time, while new and changed reports are bounded by the daily budget (and deferring them made an honest
     first snapshot slower: the extra transactions cost more than they spread)."""
-    if len(withdrawn) <= RECOMPUTE_AT_ONCE:
-        return withdrawn, []
-    now_too, rest = withdrawn[:RECOMPUTE_AT_ONCE], withdrawn[RECOMPUTE_AT_ONCE:]
-    existing: set[str] = set()
-    for part in chunks(rest):
-        existing.update(session.execute(select(Entry.member_id).where(Entry.member_id.in_(part))).scalars())
-    now_too += [m for m in rest if m not in existing]  # no entry to mark: compute it now
-    return now_too, [m for m in rest if m in existing]
-
-
-def _mark_due(session: Session, member_ids: Sequence[str], now: datetime) -> int:
+    marked: set[str] = set()
     for part in chunks(member_ids):
-        session.execute(
-            update(Entry)
-            .where(Entry.member_id.in_(part))
-            .values(next_review_at=now)
-            .execution_options(synchronize_session=False)
+        marked.update(
+            session.execute(
+                update(Entry)
+                .where(Entry.member_id.in_(part))
+                .values(next_review_at=now)
+                .returning(Entry.member_id)
+                .execution_options(synchronize_session=False)
+            ).scalars()
         )
-    return len(member_ids)
+    return marked
 
 
 def store_reports(

@@ -172,16 +172,24 @@ def _reporters(hub: HubClient) -> dict[int, int]:
         return {int(reporters): int(count) for reporters, count in rows}
 
 
-def test_a_withdrawal_too_large_for_one_transaction_converges_before_the_answer(
+def _two_reporters_of_650(
     make_hub: MakeHub, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # No lazy sweep to help: the request itself must finish the entries it left for later.
+) -> tuple[HubClient, dict[str, str], dict[str, str]]:
+    """(hub, a, b): a and b both report the same 650 buyers; a withdrawal recomputes 200 entries at once.
+    No lazy sweep to help: what a request leaves for later, it (or the expiry sweep) must finish."""
     hub = make_hub(sweep_interval_seconds=3600)
     monkeypatch.setattr(reports_module, "RECOMPUTE_AT_ONCE", 200)
     a, b = hub.add_seller("a"), hub.add_seller("b")
     buyers = [report(f"{n:05d}") for n in range(1, 651)]
     hub.push(a, *buyers, snapshot=True)
     hub.push(b, *buyers, snapshot=True)
+    return hub, a, b
+
+
+def test_a_withdrawal_too_large_for_one_transaction_converges_before_the_answer(
+    make_hub: MakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub, a, b = _two_reporters_of_650(make_hub, monkeypatch)
     assert _reporters(hub) == {2: 650}
     assert hub.push(a, snapshot=True)["withdrawn"] == 650
     assert _reporters(hub) == {1: 650}  # 200 in the withdrawal's transaction, 450 in batches after it
@@ -193,12 +201,7 @@ def test_a_withdrawal_too_large_for_one_transaction_converges_before_the_answer(
 def test_entries_left_for_later_by_a_crash_are_found_by_the_expiry_sweep(
     make_hub: MakeHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    hub = make_hub(sweep_interval_seconds=3600)
-    monkeypatch.setattr(reports_module, "RECOMPUTE_AT_ONCE", 200)
-    a, b = hub.add_seller("a"), hub.add_seller("b")
-    buyers = [report(f"{n:05d}") for n in range(1, 651)]
-    hub.push(a, *buyers, snapshot=True)
-    hub.push(b, *buyers, snapshot=True)
+    hub, a, _ = _two_reporters_of_650(make_hub, monkeypatch)
 
     def crash() -> int:
         raise RuntimeError("the hub process died after the commit")
