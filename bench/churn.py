@@ -73,10 +73,13 @@ JSON = {"Content-Type": "application/json"}
 class Phase:
     name: str
     honest: list[float] = field(default_factory=list)
-    honest_errors: int = 0
     honest_refusals: Counter[str] = field(default_factory=Counter)  # status and detail of each error
     churn: Counter[int | str] = field(default_factory=Counter)
     feed_changes: int = 0
+
+    @property
+    def honest_errors(self) -> int:
+        return sum(self.honest_refusals.values())
 
     def p(self, q: float) -> float:
         if not self.honest:
@@ -98,7 +101,6 @@ async def honest_seller(client: httpx.AsyncClient, token: str, tag: str, phase: 
         if response.status_code == 200:
             phase.honest.append(elapsed)
         else:
-            phase.honest_errors += 1
             phase.honest_refusals[f"{response.status_code} {response.text[:80]}"] += 1
         n += 1
         await asyncio.sleep(max(0.0, rng.uniform(0.5, 1.5) * HONEST_PERIOD - elapsed))
