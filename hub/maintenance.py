@@ -22,9 +22,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
-from hub.entries import chunks, refresh_entries
+from hub.entries import refresh_entries
 from hub.models import Change, Entry, HubState
 from hub.scoring import Ageing
+from hub.sql import batches, one_of
 
 logger = logging.getLogger(__name__)
 
@@ -93,12 +94,16 @@ def compact(session: Session, now: datetime, retention: timedelta) -> Compaction
     state = session.execute(select(HubState).where(HubState.id == 1)).scalar_one()
     if top is not None:
         ids = list(session.execute(select(Entry.member_id).where(*old_dead)).scalars())
-        for part in chunks(ids):
+        for part in batches(session, ids):
             session.execute(
-                delete(Change).where(Change.member_id.in_(part)).execution_options(synchronize_session=False)
+                delete(Change)
+                .where(one_of(session, Change.member_id, part))
+                .execution_options(synchronize_session=False)
             )
             session.execute(
-                delete(Entry).where(Entry.member_id.in_(part)).execution_options(synchronize_session=False)
+                delete(Entry)
+                .where(one_of(session, Entry.member_id, part))
+                .execution_options(synchronize_session=False)
             )
         purged = len(ids)
         state.horizon_seq = max(state.horizon_seq, int(top))

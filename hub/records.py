@@ -18,11 +18,11 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from hub.entries import chunks, refresh_entries
+from hub.entries import refresh_entries
 from hub.models import Report, SellerRecord
 from hub.schemas import RecordChange
 from hub.scoring import Ageing
-from hub.sql import upsert
+from hub.sql import batches, one_of, upsert
 
 
 class RecordFull(ValueError):
@@ -57,29 +57,19 @@ def apply_changes(
         final[(change.list, change.member_id)] = change
     adds = [c for c in final.values() if c.op == "add"]
     removes = [c for c in final.values() if c.op == "remove"]
-    if adds:
-        stmt = upsert(
-            session, SellerRecord, ["seller_id", "list", "member_id"], update=["name", "updated_at"]
-        )
-        rows = [
-            {
-                "seller_id": seller_id,
-                "list": c.list,
-                "member_id": c.member_id,
-                "name": c.name,
-                "updated_at": now,
-            }
-            for c in adds
-        ]
-        session.execute(stmt, rows)
+    rows = [
+        {"seller_id": seller_id, "list": c.list, "member_id": c.member_id, "name": c.name, "updated_at": now}
+        for c in adds
+    ]
+    upsert(session, SellerRecord, ["seller_id", "list", "member_id"], ["name", "updated_at"], rows)
     for name in ("auto", "allow"):
-        for part in chunks(sorted(c.member_id for c in removes if c.list == name)):
+        for part in batches(session, sorted(c.member_id for c in removes if c.list == name)):
             session.execute(
                 delete(SellerRecord)
                 .where(
                     SellerRecord.seller_id == seller_id,
                     SellerRecord.list == name,
-                    SellerRecord.member_id.in_(part),
+                    one_of(session, SellerRecord.member_id, part),
                 )
                 .execution_options(synchronize_session=False)
             )
@@ -91,10 +81,12 @@ def apply_changes(
             raise RecordFull(f"the {name} list would hold {size} items, over the limit of {max_items}")
     auto_ids = sorted({c.member_id for c in final.values() if c.list == "auto"})
     reported: list[str] = []
-    for part in chunks(auto_ids):
+    for part in batches(session, auto_ids):
         reported += session.execute(
             select(Report.member_id).where(
-                Report.seller_id == seller_id, Report.member_id.in_(part), Report.withdrawn_at.is_(None)
+                Report.seller_id == seller_id,
+                one_of(session, Report.member_id, part),
+                Report.withdrawn_at.is_(None),
             )
         ).scalars()
     refresh_entries(session, reported, now, ageing)

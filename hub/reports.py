@@ -22,11 +22,11 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from hub.entries import chunks, refresh_entries
+from hub.entries import refresh_entries
 from hub.models import Entry, Report, Seller, SellerUsage
 from hub.schemas import ReportIn
 from hub.scoring import Ageing
-from hub.sql import upsert
+from hub.sql import batches, one_of, upsert
 
 
 class QuotaExceeded(Exception):
@@ -111,8 +111,10 @@ def _existing(session: Session, seller_id: int, member_ids: Sequence[str] | None
     if member_ids is None:
         return {r.member_id: r for r in session.execute(base)}
     found: dict[str, Any] = {}
-    for part in chunks(sorted(member_ids)):
-        found |= {r.member_id: r for r in session.execute(base.where(Report.member_id.in_(part)))}
+    for part in batches(session, sorted(member_ids)):
+        found |= {
+            r.member_id: r for r in session.execute(base.where(one_of(session, Report.member_id, part)))
+        }
     return found
 
 
@@ -211,18 +213,17 @@ def apply_plan(
     outcome = plan.outcome
     if plan.cost:
         _charge(session, seller.id, now, plan.cost)
-    if plan.rows:
-        stmt = upsert(
-            session,
-            Report,
-            ["seller_id", "member_id"],
-            update=["name", "reason", "note", "reported_at", "last_confirmed_at", "filed_at", "withdrawn_at"],
-        )
-        session.execute(stmt, plan.rows)
-    for part in chunks(sorted(plan.confirmed)):
+    upsert(
+        session,
+        Report,
+        ["seller_id", "member_id"],
+        ["name", "reason", "note", "reported_at", "last_confirmed_at", "filed_at", "withdrawn_at"],
+        plan.rows,
+    )
+    for part in batches(session, sorted(plan.confirmed)):
         session.execute(
             update(Report)
-            .where(Report.seller_id == seller.id, Report.member_id.in_(part))
+            .where(Report.seller_id == seller.id, one_of(session, Report.member_id, part))
             .values(last_confirmed_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -249,11 +250,11 @@ def _mark_due(session: Session, member_ids: Sequence[str], now: datetime) -> set
     time, while new and changed reports are bounded by the daily budget (and deferring them made an honest
     first snapshot slower: the extra transactions cost more than they spread)."""
     marked: set[str] = set()
-    for part in chunks(member_ids):
+    for part in batches(session, member_ids):
         marked.update(
             session.execute(
                 update(Entry)
-                .where(Entry.member_id.in_(part))
+                .where(one_of(session, Entry.member_id, part))
                 .values(next_review_at=now)
                 .returning(Entry.member_id)
                 .execution_options(synchronize_session=False)
@@ -294,12 +295,12 @@ def _check_quota(session: Session, seller: Seller, new: int, now: datetime, limi
 
 def _withdraw(session: Session, seller_id: int, member_ids: Sequence[str], now: datetime) -> int:
     count = 0
-    for part in chunks(sorted(member_ids)):
+    for part in batches(session, sorted(member_ids)):
         result = session.execute(
             update(Report)
             .where(
                 Report.seller_id == seller_id,
-                Report.member_id.in_(part),
+                one_of(session, Report.member_id, part),
                 Report.withdrawn_at.is_(None),
             )
             .values(withdrawn_at=now)

@@ -155,8 +155,9 @@ def finish(summary: Summary, ageing: Ageing) -> Aggregate | None:
     )
 
 
-def _earliest(a: datetime | None, b: datetime) -> datetime:
-    return b if a is None or b < a else a
+def earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    """The earlier of two times, either of which may be missing."""
+    return b if a is None or (b is not None and b < a) else a
 
 
 def aggregate(reports: Iterable[ReportFacts], now: datetime, ageing: Ageing) -> Aggregate | None:
@@ -169,15 +170,15 @@ def aggregate(reports: Iterable[ReportFacts], now: datetime, ageing: Ageing) -> 
         summary.reporters += 1
         summary.weight += standing_of(report.standing)
         summary.scored += weight(report, now, ageing)
-        summary.first_reported_at = _earliest(summary.first_reported_at, report.reported_at)
+        summary.first_reported_at = earliest(summary.first_reported_at, report.reported_at)
         if summary.last_reported_at is None or report.reported_at > summary.last_reported_at:
             summary.last_reported_at = report.reported_at
         if report.last_confirmed_at > now - ageing.stale_after:
-            summary.oldest_fresh_confirmation = _earliest(
+            summary.oldest_fresh_confirmation = earliest(
                 summary.oldest_fresh_confirmation, report.last_confirmed_at
             )
         else:
-            summary.oldest_stale_confirmation = _earliest(
+            summary.oldest_stale_confirmation = earliest(
                 summary.oldest_stale_confirmation, report.last_confirmed_at
             )
         summary.reasons[report.reason] = summary.reasons.get(report.reason, 0) + 1
