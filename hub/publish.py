@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, insert, select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from hub.feed import render_entry
 from hub.models import Change, Entry, HubState
+from hub.sql import insert_rows, update_rows
 
 logger = logging.getLogger(__name__)
 
@@ -98,10 +99,9 @@ def publish(session: Session, now: datetime, min_reporters: int, *, batch: int =
     with_seq = [u for u in updates if "seq" in u]
     without = [u for u in updates if "seq" not in u]
     for group in (with_seq, without):
-        if group:
-            session.execute(update(Entry), group)
+        update_rows(session, Entry, "member_id", group)
+    insert_rows(session, Change, changes)
     if changes:
-        session.execute(insert(Change), changes)
         session.execute(update(HubState).where(HubState.id == 1).values(last_seq=seq))
     logger.debug("published %d entries: %d feed changes", len(rows), len(changes))
     return len(changes), more

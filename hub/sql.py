@@ -1,5 +1,9 @@
-"""Dialect-specific SQL the ORM does not spell portably: bulk `INSERT ... ON CONFLICT DO UPDATE`, and
-"this column is one of these values" for thousands of values.
+"""Bulk writes and "this column is one of these values", for the thousands of rows one request can touch.
+
+The ORM spells these portably but slowly: on PostgreSQL, every row or value becomes bound parameters that
+SQLAlchemy processes and psycopg sends one by one. Here PostgreSQL gets one JSON document of rows
+(`json_to_recordset`) or one array of values (`= ANY`); SQLite, whose driver binds in C, gets `executemany`
+and `IN` lists.
 """
 
 from __future__ import annotations
@@ -9,7 +13,21 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, ColumnElement, Table, Text, any_, column, func, literal, select
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Select,
+    Table,
+    Text,
+    any_,
+    bindparam,
+    column,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -24,39 +42,73 @@ def upsert(
     """Insert `rows` (dicts with the same keys); where `conflict` columns collide, update the `update` ones.
 
     No two rows may share their `conflict` values (PostgreSQL refuses to update a row twice in one statement).
-
-    SQLite: one statement, executed for each row. PostgreSQL: one statement for the whole batch, the rows
-    sent as one JSON document and unpacked by `json_to_recordset` (executed row by row, psycopg's binding
-    cost ~25 µs a row, a quarter of a 5,000-report snapshot; as arrays, psycopg escaped each text value in
-    Python).
     """
     if not rows:
         return
-    table = cast(Table, model.__table__)
-    name = session.get_bind().dialect.name
-    if name == "postgresql":
-        columns = list(rows[0])
-        record = (
-            func.json_to_recordset(
-                literal(json.dumps(rows, default=_json_time, ensure_ascii=False), Text).cast(JSON)
-            )
-            .table_valued(*(column(c, table.c[c].type) for c in columns))
-            .render_derived(with_types=True)
+    table = _table(model)
+    if _dialect(session) == "postgresql":
+        pg = postgresql.insert(table).from_select(list(rows[0]), _rows_table(table, rows))
+        stmt = pg.on_conflict_do_update(
+            index_elements=list(conflict), set_={c: pg.excluded[c] for c in update}
         )
-        pg = postgresql.insert(table).from_select(columns, select(*record.c))
-        session.execute(
-            pg.on_conflict_do_update(index_elements=list(conflict), set_={c: pg.excluded[c] for c in update})
-        )
-    elif name == "sqlite":
-        lite = sqlite.insert(table)
-        session.execute(
-            lite.on_conflict_do_update(
-                index_elements=list(conflict), set_={c: lite.excluded[c] for c in update}
-            ),
-            rows,
-        )
+        session.execute(stmt)
     else:
+        lite = sqlite.insert(table)
+        set_ = {c: lite.excluded[c] for c in update}
+        session.execute(lite.on_conflict_do_update(index_elements=list(conflict), set_=set_), rows)
+
+
+def insert_rows(session: Session, model: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert `rows` (dicts with the same keys)."""
+    if not rows:
+        return
+    table = _table(model)
+    if _dialect(session) == "postgresql":
+        session.execute(insert(table).from_select(list(rows[0]), _rows_table(table, rows)))
+    else:
+        session.execute(insert(table), rows)
+
+
+def update_rows(session: Session, model: Any, key: str, rows: Sequence[dict[str, Any]]) -> None:
+    """For each of `rows` (dicts with the same keys), set the other columns of the row with its `key`."""
+    if not rows:
+        return
+    table = _table(model)
+    columns = [c for c in rows[0] if c != key]
+    if _dialect(session) == "postgresql":
+        given = _rows_table(table, rows).subquery()
+        stmt = update(table).where(table.c[key] == given.c[key]).values({c: given.c[c] for c in columns})
+        session.execute(stmt)
+    else:
+        stmt = update(table).where(table.c[key] == bindparam(f"row_{key}"))
+        stmt = stmt.values({c: bindparam(f"row_{c}") for c in columns})
+        session.execute(stmt, [{f"row_{c}": value for c, value in row.items()} for row in rows])
+
+
+def _table(model: Any) -> Table:
+    return cast(Table, model.__table__)
+
+
+def _dialect(session: Session) -> str:
+    name = session.get_bind().dialect.name
+    if name not in ("postgresql", "sqlite"):
         raise NotImplementedError(f"unsupported database dialect: {name}")
+    return name
+
+
+def _rows_table(table: Table, rows: Sequence[dict[str, Any]]) -> Select[Any]:
+    """PostgreSQL: `rows` as a table of `table`'s column types, sent as one JSON document.
+
+    Executed row by row, psycopg's binding cost ~25 µs a row (a quarter of a 5,000-report snapshot); sent as
+    one array per column, psycopg escaped each text value in Python. `json_to_recordset` parses it in C.
+    """
+    document = literal(json.dumps(rows, default=_json_time, ensure_ascii=False), Text).cast(JSON)
+    record = (
+        func.json_to_recordset(document)
+        .table_valued(*(column(c, table.c[c].type) for c in rows[0]))
+        .render_derived(with_types=True)
+    )
+    return select(*record.c)
 
 
 def _json_time(value: object) -> str:
@@ -79,14 +131,14 @@ ARRAY_BATCH = 5_000
 
 def batches(session: Session, values: Sequence[Any]) -> Iterator[Sequence[Any]]:
     """`values` in slices that `one_of` takes at once on this session's database."""
-    size = ARRAY_BATCH if session.get_bind().dialect.name == "postgresql" else IN_LIST
+    size = ARRAY_BATCH if _dialect(session) == "postgresql" else IN_LIST
     for start in range(0, len(values), size):
         yield values[start : start + size]
 
 
 def one_of(session: Session, attribute: Any, values: Sequence[Any]) -> ColumnElement[bool]:
     """`attribute IN values`, spelt for this session's database (see `batches` for how many at a time)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if _dialect(session) == "postgresql":
         array = literal(list(values), postgresql.ARRAY(attribute.type))
         return cast(ColumnElement[bool], attribute == any_(array))
     return cast(ColumnElement[bool], attribute.in_(values))

@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from hub import sql
 from hub.db import Database
-from hub.models import Entry, Report, Seller
-from hub.sql import batches, one_of, upsert
+from hub.models import Change, Entry, Report, Seller
+from hub.sql import batches, insert_rows, one_of, update_rows, upsert
 from tests.hub.support import HubClient, report
 
 NOW = datetime(2026, 11, 30, 23, 30, 15, 123456, tzinfo=UTC)
@@ -91,6 +91,58 @@ def test_upsert_updates_only_the_named_columns_of_existing_rows(db: Database) ->
     with db.read() as session:
         stored = {e.member_id: (e.name, e.score) for e in session.scalars(select(Entry))}
     assert stored == {"m1": ("New", 75), "m2": ("Two", 75), "m3": ("Three", 10)}
+
+
+def test_update_rows_sets_the_given_columns_of_the_given_rows_only(db: Database) -> None:
+    with db.write() as session:
+        upsert(
+            session,
+            Entry,
+            ["member_id"],
+            ["name"],
+            [_entry(f"m{i}", f"n{i}", payload="{}") for i in range(4)],
+        )
+    with db.write() as session:
+        update_rows(
+            session,
+            Entry,
+            "member_id",
+            [
+                {"member_id": "m1", "live": True, "payload": AWKWARD[0], "seq": 7},
+                {"member_id": "m2", "live": False, "payload": None, "seq": 8},
+                {"member_id": "absent", "live": True, "payload": "x", "seq": 9},
+            ],
+        )
+        update_rows(session, Entry, "member_id", [])
+    with db.read() as session:
+        stored = {e.member_id: (e.name, e.live, e.payload, e.seq) for e in session.scalars(select(Entry))}
+    assert stored == {
+        "m0": ("n0", False, "{}", 2**40),
+        "m1": ("n1", True, AWKWARD[0], 7),
+        "m2": ("n2", False, None, 8),
+        "m3": ("n3", False, "{}", 2**40),
+    }
+
+
+def test_insert_rows_inserts_each_row(db: Database) -> None:
+    paris = timezone(timedelta(hours=1))
+    rows = [
+        {
+            "seq": n,
+            "member_id": f"m{n}",
+            "kind": "new",
+            "changed_at": (NOW + timedelta(seconds=n)).astimezone(paris),
+        }
+        for n in range(1, 6)
+    ]
+    with db.write() as session:
+        insert_rows(session, Change, rows)
+        insert_rows(session, Change, [])
+    with db.read() as session:
+        stored = [
+            (c.seq, c.member_id, c.changed_at) for c in session.scalars(select(Change).order_by(Change.seq))
+        ]
+    assert stored == [(n, f"m{n}", NOW + timedelta(seconds=n)) for n in range(1, 6)]
 
 
 @pytest.mark.parametrize("size", [1, 3, 1000])
