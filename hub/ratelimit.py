@@ -62,12 +62,13 @@ class RateLimiter:
                 return 0.0
             return (cost - bucket.tokens) / self.rate
 
-    def waiting(self, key: Hashable) -> float:
-        """Seconds until one token is available (0: now), without taking it."""
+    def waiting(self, key: Hashable, cost: float = 1.0) -> float:
+        """Seconds until `cost` tokens (capped at the burst) are available (0: now), without taking them."""
+        cost = min(cost, self.burst)
         now = self._monotonic()
         with self._lock:
             bucket = self._bucket(key, now)
-            return 0.0 if bucket.tokens >= 1.0 else (1.0 - bucket.tokens) / self.rate
+            return 0.0 if bucket.tokens >= cost else (cost - bucket.tokens) / self.rate
 
     def charge(self, key: Hashable, cost: float) -> None:
         """Take `cost` tokens after the fact (the bucket may go into debt: later requests wait)."""

@@ -33,6 +33,8 @@ NOTE_ALLOWED_CONTROLS = frozenset("\n\t")
 def _clean_text(value: object, *, allowed: frozenset[str] = frozenset()) -> object:
     if not isinstance(value, str):
         return value
+    if value.isprintable():  # no "Other" (C*) character: the check below passes (in C, 50x faster)
+        return unicodedata.normalize("NFC", value)
     for char in value:
         category = unicodedata.category(char)
         if char not in allowed and category in ("Cc", "Cs"):
@@ -58,7 +60,9 @@ def _clean_name(value: object) -> object:
     """Refuse names that could impersonate or veto another spelling; keep the rest exactly as sent."""
     if not isinstance(value, str):
         return value
-    for char in value:
+    # `str.isprintable` is false for every "Other" character (Cc, Cf, Cs, Co, Cn, noncharacters among them)
+    # and for separators but the space: a printable name passes the loop below, checked in C.
+    for char in "" if value.isprintable() else value:
         if is_noncharacter(char):  # before the category: noncharacters are also "unassigned" (Cn)
             raise ValueError(f"contains a noncharacter (U+{ord(char):04X})")
         category = unicodedata.category(char)

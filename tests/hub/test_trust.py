@@ -5,10 +5,13 @@ Each test stands for an observation of issue 8 that held before these rules (see
 
 from __future__ import annotations
 
+import sys
+import unicodedata
 from typing import Any
 
 import pytest
 
+from hub.schemas import _clean_name, is_noncharacter
 from tests.hub.support import HubClient, MakeHub, report
 
 
@@ -42,6 +45,23 @@ def test_deceptive_names_are_refused_naming_the_item(hub: HubClient, name: str, 
     assert error["loc"] == ["body", "reports", 1, "name"]
     assert what in error["msg"]
     assert hub.entry(a, "m1") is None  # the batch is refused whole
+
+
+def test_every_code_point_is_judged_by_its_category() -> None:
+    """The name check takes a shortcut for printable names; over all of Unicode it refuses exactly the
+    control, format, private-use, unassigned and surrogate code points and the noncharacters."""
+    refused_categories = {"Cc", "Cf", "Co", "Cn", "Cs"}
+    wrong: list[str] = []
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        refused = unicodedata.category(char) in refused_categories or is_noncharacter(char)
+        try:
+            _clean_name(f"a{char}b")
+        except ValueError:
+            wrong += [] if refused else [f"U+{code:04X} refused"]
+        else:
+            wrong += [f"U+{code:04X} accepted"] if refused else []
+    assert wrong == []
 
 
 def test_a_lone_seller_cannot_veto_a_name_by_resending_its_own(make_hub: MakeHub) -> None:
