@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, exists, func, select
 from sqlalchemy.orm import Session
 
 from hub.db import PENDING_PUBLICATION
-from hub.models import Entry, Report, Seller, SellerRecord, UTCDateTime
+from hub.models import Entry, Report, Seller, SellerRecord
 from hub.scoring import STALE_WEIGHT, Ageing, Aggregate, Summary, earliest, finish
 from hub.sql import batches, one_of, upsert
 
@@ -46,19 +46,21 @@ def _row_view(row: Any) -> tuple[Any, ...]:
             row.last_reported_at)  # fmt: skip
 
 
+_ENTRIES = Entry.__table__.c
+# Table columns, not ORM attributes: the rows come back through Core, without the ORM's loading layer.
 _CURRENT_COLUMNS = (
-    Entry.member_id,
-    Entry.name,
-    Entry.reporters,
-    Entry.weight,
-    Entry.score,
-    Entry.reasons,
-    Entry.first_reported_at,
-    Entry.last_reported_at,
-    Entry.counted,
-    Entry.pending,
-    Entry.delisted,
-    Entry.next_review_at,
+    _ENTRIES.member_id,
+    _ENTRIES.name,
+    _ENTRIES.reporters,
+    _ENTRIES.weight,
+    _ENTRIES.score,
+    _ENTRIES.reasons,
+    _ENTRIES.first_reported_at,
+    _ENTRIES.last_reported_at,
+    _ENTRIES.counted,
+    _ENTRIES.pending,
+    _ENTRIES.delisted,
+    _ENTRIES.next_review_at,
 )
 
 
@@ -138,16 +140,14 @@ def summarise(
     return summaries
 
 
-_UTC_DATETIME = UTCDateTime()  # a type is costly to construct: 20 µs, twice per changed entry
-
-
 def _aware(value: Any) -> datetime | None:
-    """Aggregates bypass the column type: SQLite hands back text, neither database a time zone."""
+    """Aggregates bypass the column type (`hub.models.UTCDateTime`): SQLite hands back text, neither database
+    a time zone (stored times are UTC)."""
     if value is None:
         return None
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return _UTC_DATETIME.process_result_value(value, None)  # type: ignore[arg-type]
+    return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
 
 
 def refresh_entries(session: Session, member_ids: Iterable[str], now: datetime, ageing: Ageing) -> int:
@@ -159,10 +159,8 @@ def refresh_entries(session: Session, member_ids: Iterable[str], now: datetime, 
     changed = 0
     for part in batches(session, ids):
         summaries = summarise(session, part, now, ageing)
-        current = {
-            r.member_id: r
-            for r in session.execute(select(*_CURRENT_COLUMNS).where(one_of(session, Entry.member_id, part)))
-        }
+        current_rows = select(*_CURRENT_COLUMNS).where(one_of(session, _ENTRIES.member_id, part))
+        current = {r.member_id: r for r in session.execute(current_rows)}
         for member_id in part:
             old = current.get(member_id)
             delisted = bool(old.delisted) if old is not None else False

@@ -97,24 +97,17 @@ def quota_limit(seller: Seller, limits: Limits, *, snapshot: bool) -> int:
 
 
 def _existing(session: Session, seller_id: int, member_ids: Sequence[str] | None) -> dict[str, Any]:
-    """The seller's current reports (plain rows: a snapshot may hold thousands)."""
+    """The seller's current reports (plain rows through Core, from table columns: a snapshot may hold
+    thousands)."""
+    c = Report.__table__.c
     base = select(
-        Report.member_id,
-        Report.name,
-        Report.reason,
-        Report.note,
-        Report.reported_at,
-        Report.last_confirmed_at,
-        Report.filed_at,
-        Report.withdrawn_at,
-    ).where(Report.seller_id == seller_id)
+        c.member_id, c.name, c.reason, c.note, c.reported_at, c.last_confirmed_at, c.filed_at, c.withdrawn_at
+    ).where(c.seller_id == seller_id)
     if member_ids is None:
         return {r.member_id: r for r in session.execute(base)}
     found: dict[str, Any] = {}
     for part in batches(session, sorted(member_ids)):
-        found |= {
-            r.member_id: r for r in session.execute(base.where(one_of(session, Report.member_id, part)))
-        }
+        found |= {r.member_id: r for r in session.execute(base.where(one_of(session, c.member_id, part)))}
     return found
 
 
