@@ -16,12 +16,14 @@ import asyncio
 import contextlib
 import json
 import logging
+import signal
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 from fastapi import FastAPI, HTTPException, Request, Response
@@ -223,6 +225,7 @@ def create_app(settings: HubSettings | None = None, *, clock: Clock | None = Non
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
+        _stop_waiting_on_shutdown_signals(ctx.notifier)
         tasks = [asyncio.create_task(ctx.notifier.watch(), name="hub-change-watcher")]
         if not ctx.publication.immediate:
             tasks.append(asyncio.create_task(ctx.run_publication(), name="hub-publication"))
@@ -290,6 +293,29 @@ def create_app(settings: HubSettings | None = None, *, clock: Clock | None = Non
 
 
 DATABASE_ERRORS = (OperationalError, PoolTimeout, DBAPIError)
+
+
+def _stop_waiting_on_shutdown_signals(notifier: FeedNotifier) -> None:
+    """Answer the feed's waiting clients as soon as a shutdown signal comes.
+
+    On SIGTERM or SIGINT uvicorn stops accepting and lets running requests finish, for up to
+    `timeout_graceful_shutdown`; a long-poll would wait out that bound and then be cancelled into a 500 (and
+    the restart took as long). Chained to uvicorn's handlers, installed before the lifespan starts, this
+    answers each waiter at once as a plain poll with `Connection: close`.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return  # only the main thread takes signals (a test client runs the app in a thread of its own)
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(number)
+        if not callable(previous):
+            continue  # not uvicorn's handler: nothing to chain to
+
+        def handler(signum: int, frame: FrameType | None, previous: Callable[..., Any] = previous) -> None:
+            loop.call_soon_threadsafe(notifier.stop_waiting)
+            previous(signum, frame)
+
+        signal.signal(number, handler)
 
 
 def database_unavailable(exc: Exception) -> JSONResponse:

@@ -125,9 +125,9 @@ def serve(
         # uvicorn kills a worker that has not answered its health check within 5 s by default; a worker
         # still importing on a busy machine has not, and was killed and respawned forever.
         timeout_worker_healthcheck=WORKER_START_SECONDS,
-        # On SIGTERM uvicorn lets running requests finish, and a long-poll wait runs up to 60 s: without a
-        # bound, a restart waited that long (and a supervisor's stop timed out). Waits cut short are what
-        # agents already handle: they wait again, on this hub once it is back or on another worker.
+        # On SIGTERM uvicorn lets running requests finish. Long-poll waits are answered at once (see
+        # `hub.app._stop_waiting_on_shutdown_signals`); this bounds whatever else still runs (a restart
+        # waited up to 60 s, and a supervisor's stop timed out, before waits were answered).
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
 

@@ -135,6 +135,15 @@ async def answer_feed(
         if isinstance(waited, Response):
             return waited
         counters = waited
+        if ctx.notifier.stopping:  # answered as a plain poll; the client waits again, elsewhere or later
+            return _closing(await _answer(ctx, cursor, limit, counters, if_none_match))
+    return await _answer(ctx, cursor, limit, counters, if_none_match)
+
+
+async def _answer(
+    ctx: HubContext, cursor: int, limit: int, counters: HubCounters, if_none_match: str | None
+) -> Response:
+    """The page after `cursor` as of `counters` (or newer), or 304 when `if_none_match` still matches."""
     state = FeedState(counters.last_seq, counters.horizon_seq)
     try:
         state.check(cursor)
@@ -154,6 +163,15 @@ async def answer_feed(
     if unchanged is not None:
         return NotModified(unchanged)
     return Response(page.body, media_type="application/json", headers={"ETag": page.etag})
+
+
+def _closing(response: Response) -> Response:
+    """The response with `Connection: close`: this process is shutting down."""
+    if isinstance(response, NotModified):
+        response.raw_headers.append((b"connection", b"close"))
+    else:
+        response.headers["Connection"] = "close"
+    return response
 
 
 def _read(ctx: HubContext, cursor: int, limit: int) -> ServedPage:
@@ -180,7 +198,7 @@ async def _wait(
     try:
         while position >= counters.last_seq and not 0 < cursor < counters.horizon_seq:
             remaining = deadline - loop.time()
-            if remaining <= 0 or (gone is not None and gone.done()):
+            if remaining <= 0 or (gone is not None and gone.done()) or ctx.notifier.stopping:
                 break
             await ctx.notifier.wait(counters, remaining, give_up=gone)
             fresh = ctx.notifier.counters

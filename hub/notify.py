@@ -67,10 +67,16 @@ class FeedNotifier:
         self._lock = threading.Lock()
         self._pushes = 0  # news merged by `observe`, to tell whether a periodic read raced one
         self._waiters: dict[asyncio.AbstractEventLoop, set[asyncio.Future[None]]] = {}
+        self.stopping = False  # the server is shutting down: nobody waits any more
         db.subscribe(self.observe)
 
     def close(self) -> None:
         self.db.unsubscribe(self.observe)
+        self.stop_waiting()
+
+    def stop_waiting(self) -> None:
+        """Answer every waiting client now, and let no new one wait (the server is shutting down)."""
+        self.stopping = True
         self._wake_all()
 
     @property
@@ -116,7 +122,7 @@ class FeedNotifier:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         with self._lock:
-            if self.counters != seen:
+            if self.counters != seen or self.stopping:
                 return
             self._waiters.setdefault(loop, set()).add(future)
         timer = loop.call_later(max(0.0, timeout), _settle, future)

@@ -244,3 +244,57 @@ def test_on_postgresql_the_listening_connection_can_have_its_own_url(hub_url: st
         hub_cli(hub, "entry", "delist", "m1")  # another process: only LISTEN tells this hub
         answer = waiter.answer()
     assert [(c["member_id"], c["deleted"]) for c in answer.json()["changes"]] == [("m1", True)]
+
+
+def test_a_shutdown_answers_waiting_agents_at_once_instead_of_failing_them(hub_url: str) -> None:
+    """On SIGTERM uvicorn lets running requests finish, up to its graceful bound, then cancels them into
+    a 500: every waiting agent saw "HTTP 500" at each hub restart. They now get a plain poll's answer."""
+    with HubAdmin(HubSettings(database_url=hub_url)) as admin:
+        token = admin.add_seller("a", "store-a")[1]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [sys.executable, "-c", "from hub.cli import main; main()", "serve", "--port", str(port)]
+    process = subprocess.Popen(
+        [*command, "--database-url", hub_url], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    url, headers = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"}
+    answers: list[httpx.Response] = []
+    try:
+
+        def up() -> bool:
+            try:
+                return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+            except httpx.TransportError:
+                assert process.poll() is None, "serve exited"
+                return False
+
+        def waiting() -> float:
+            lines = httpx.get(f"{url}/metrics").text.splitlines()
+            return sum(float(line.split()[1]) for line in lines if line.startswith("hub_feed_waiters "))
+
+        eventually(up, "the hub serving")
+        with httpx.Client(base_url=url) as client:
+            cursor, etag = head(client, headers)
+        waiter = threading.Thread(
+            target=lambda: answers.append(
+                httpx.get(
+                    f"{url}/v1/feed",
+                    params={"cursor": cursor, "wait": WAIT},
+                    headers=headers | {"If-None-Match": etag},
+                    timeout=WAIT + 60,
+                )
+            ),
+            daemon=True,
+        )
+        waiter.start()
+        eventually(lambda: waiting() >= 1, "the agent waiting")
+        process.terminate()
+        waiter.join(timeout=WAIT + 90)
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+    (answer,) = answers
+    assert answer.status_code == 304  # what a poll at the head gets: nothing new, wait again
+    assert answer.headers["ETag"] == etag
+    assert answer.headers["Connection"] == "close"
