@@ -20,6 +20,7 @@ import logging
 import threading
 from typing import Any
 
+from agent.errors import BudgetExhausted
 from agent.hub_client import POST_BATCH, HubClient, fits_one_put
 from agent.hub_models import PushCounts, Report, valid_member_id
 from agent.state import LocalState
@@ -54,7 +55,18 @@ def share_all(
         tell(Progress("login", 0, None, "logging in to the store"))
         backend.ensure_session()
         tell(Progress("blacklist", 0, None, "reading the store's blacklist"))
-        seen = backend.read_blacklist()
+        try:
+            seen = backend.read_blacklist()
+        except BudgetExhausted as exc:
+            # Unlike a cycle, share-all has no next time to carry on from: say what to change.
+            raise BudgetExhausted(
+                f"share-all reads the whole blacklist before it pushes anything, and reading it needs more "
+                f"than backend.request_budget = {exc.budget} requests; nothing was pushed: raise "
+                "request_budget in the [backend] section of the config and run share-all again",
+                budget=exc.budget,
+                page=exc.page,
+                url=exc.url,
+            ) from exc
     tell(Progress("blacklist", len(seen), len(seen), "read the store's blacklist"))
     if dry_run:
         with state.dry_run():

@@ -1,14 +1,17 @@
 """A cycle's request budget: a sync that needs more requests than the budget ends as a clear partial
-success, and the next cycle finishes the work with nothing lost and nothing added twice."""
+success, and the next cycle finishes the work with nothing lost and nothing added twice; a share-all over
+it pushes nothing and names the setting to raise."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sync_world import Agent, HubServer, agent_settings, reported_on_hub
 
 from agent.backend.driver import PlaywrightBackend
 from agent.config import Settings
+from agent.errors import BudgetExhausted
 from agent.hub_client import HubClient
 from agent.session import AgentSession
 from fixtures.mock_backend.testing import MockControl
@@ -66,3 +69,40 @@ def test_a_sync_over_its_budget_stops_partial_and_the_next_one_finishes_without_
     adds = [r.member_id for r in agent.state.audit.recent(limit=1000) if r.action == "add"]
     assert sorted(adds) == sorted(wanted)  # each buyer added once, none lost, none twice
     agent.session.close()
+
+
+def test_share_all_over_its_budget_pushes_nothing_and_says_which_setting_to_raise(
+    mock_backend: MockControl, hub: HubServer, tmp_path: Path
+) -> None:
+    login, password = mock_backend.credentials("store-c")
+    settings = agent_settings(tmp_path / "c", mock_backend.url, login, hub.url)
+    client = HubClient(hub.url, hub.add_seller("store-c"))
+    hub.clients.append(client)
+    for i in range(45):  # more than one page of the blacklist
+        mock_backend.blacklist("store-c", mock_backend.add_buyer(f"Own Buyer {i}")["member_id"])
+    own = len(mock_backend.blacklist_ids("store-c"))
+
+    def agent(budget: int | None = None) -> Agent:
+        chosen = settings
+        if budget is not None:
+            backend = settings.backend.model_copy(update={"request_budget": budget})
+            chosen = settings.model_copy(update={"backend": backend})
+        return Agent("store-c", chosen, password, client, kept_session(chosen, password, client))
+
+    agent().share_all(dry_run=True)  # logs in and saves the session
+    measured = agent()
+    measured.share_all(dry_run=True)
+    needed = requests_of(measured)  # a share-all's backend requests: the session, then the blacklist's pages
+
+    with pytest.raises(BudgetExhausted) as caught:
+        agent(budget=needed - 1).share_all()
+
+    message = str(caught.value)
+    assert "share-all" in message
+    assert "nothing was pushed" in message
+    assert "request_budget in the [backend] section" in message
+    assert "next cycle" not in message  # a cycle carries on next time; share-all starts over
+    assert client.me()["reports"] == 0
+    report = agent(budget=needed).share_all()
+    assert report.ok
+    assert client.me()["reports"] == own
