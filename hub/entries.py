@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, exists, func, select
 from sqlalchemy.orm import Session
 
 from hub.db import PENDING_PUBLICATION
-from hub.models import Entry, Report, Seller, SellerRecord
-from hub.scoring import STALE_WEIGHT, Ageing, Aggregate, Summary, earliest, finish
+from hub.models import Entry, Report, Seller, SellerRecord, from_stored
+from hub.scoring import STALE_WEIGHT, Ageing, Aggregate, Summary, earliest, finish, latest
 from hub.sql import batches, one_of, upsert
 
 logger = logging.getLogger(__name__)
@@ -130,9 +130,7 @@ def summarise(
         summary.weight += float(weight or 0)
         summary.scored += float(scored or 0)
         summary.first_reported_at = earliest(summary.first_reported_at, _aware(first))
-        last = _aware(last)
-        if summary.last_reported_at is None or (last is not None and last > summary.last_reported_at):
-            summary.last_reported_at = last
+        summary.last_reported_at = latest(summary.last_reported_at, _aware(last))
         summary.oldest_fresh_confirmation = earliest(summary.oldest_fresh_confirmation, _aware(fresh_at))
         summary.oldest_stale_confirmation = earliest(summary.oldest_stale_confirmation, _aware(stale_at))
         summary.reasons[reason] = summary.reasons.get(reason, 0) + n
@@ -145,9 +143,7 @@ def _aware(value: Any) -> datetime | None:
     a time zone (stored times are UTC)."""
     if value is None:
         return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+    return from_stored(datetime.fromisoformat(value) if isinstance(value, str) else value)
 
 
 def refresh_entries(session: Session, member_ids: Iterable[str], now: datetime, ageing: Ageing) -> int:

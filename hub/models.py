@@ -49,16 +49,22 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC)
-        return value.replace(tzinfo=None)
+        return None if value is None else to_stored(value)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC)
+        return None if value is None else from_stored(value)
+
+
+def to_stored(value: datetime) -> datetime:
+    """A time as the hub stores it: naive UTC (an aware time is converted; a naive one is taken as UTC)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None)
+
+
+def from_stored(value: datetime) -> datetime:
+    """A stored (naive UTC) time, made aware."""
+    return value.replace(tzinfo=UTC)
 
 
 class Base(DeclarativeBase):

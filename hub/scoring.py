@@ -160,6 +160,11 @@ def earliest(a: datetime | None, b: datetime | None) -> datetime | None:
     return b if a is None or (b is not None and b < a) else a
 
 
+def latest(a: datetime | None, b: datetime | None) -> datetime | None:
+    """The later of two times, either of which may be missing."""
+    return b if a is None or (b is not None and b > a) else a
+
+
 def aggregate(reports: Iterable[ReportFacts], now: datetime, ageing: Ageing) -> Aggregate | None:
     """The reference computation over plain report facts (what `hub.entries` does in SQL)."""
     summary = Summary()
@@ -171,8 +176,7 @@ def aggregate(reports: Iterable[ReportFacts], now: datetime, ageing: Ageing) -> 
         summary.weight += standing_of(report.standing)
         summary.scored += weight(report, now, ageing)
         summary.first_reported_at = earliest(summary.first_reported_at, report.reported_at)
-        if summary.last_reported_at is None or report.reported_at > summary.last_reported_at:
-            summary.last_reported_at = report.reported_at
+        summary.last_reported_at = latest(summary.last_reported_at, report.reported_at)
         if report.last_confirmed_at > now - ageing.stale_after:
             summary.oldest_fresh_confirmation = earliest(
                 summary.oldest_fresh_confirmation, report.last_confirmed_at

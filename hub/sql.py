@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -30,6 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+
+from hub.models import to_stored
 
 
 def upsert(
@@ -128,9 +130,7 @@ def _times_as_stored() -> Callable[[object], str]:
 def _json_time(value: object) -> str:
     """Times as the hub stores them (naive UTC, see `hub.models.UTCDateTime`), for `json_to_recordset`."""
     if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return value.isoformat()
+        return to_stored(value).isoformat()
     raise TypeError(f"cannot send {type(value).__name__} as JSON")
 
 
