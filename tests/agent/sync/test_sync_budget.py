@@ -4,6 +4,7 @@ it pushes nothing and names the setting to raise."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,24 @@ def kept_session(settings: Settings, password: str, client: HubClient) -> AgentS
     return AgentSession(settings, password=password, hub=client, keep_backend=True)
 
 
+def store_c_agents(mock_backend: MockControl, hub: HubServer, tmp_path: Path) -> Callable[..., Agent]:
+    """A maker of store-c's agents, all on one data dir and one hub seller, each keeping its browser;
+    `budget` gives one its own `backend.request_budget`."""
+    login, password = mock_backend.credentials("store-c")
+    settings = agent_settings(tmp_path / "c", mock_backend.url, login, hub.url)
+    client = HubClient(hub.url, hub.add_seller("store-c"))
+    hub.clients.append(client)
+
+    def agent(budget: int | None = None) -> Agent:
+        chosen = settings
+        if budget is not None:
+            backend = settings.backend.model_copy(update={"request_budget": budget})
+            chosen = settings.model_copy(update={"backend": backend})
+        return Agent("store-c", chosen, password, client, kept_session(chosen, password, client))
+
+    return agent
+
+
 def requests_of(agent: Agent) -> int:
     with agent.session.backend() as backend:
         assert isinstance(backend, PlaywrightBackend)
@@ -31,11 +50,8 @@ def requests_of(agent: Agent) -> int:
 def test_a_sync_over_its_budget_stops_partial_and_the_next_one_finishes_without_duplicates(
     mock_backend: MockControl, hub: HubServer, tmp_path: Path
 ) -> None:
-    login, password = mock_backend.credentials("store-c")
-    settings = agent_settings(tmp_path / "c", mock_backend.url, login, hub.url)
-    client = HubClient(hub.url, hub.add_seller("store-c"))
-    hub.clients.append(client)
-    warm = Agent("store-c", settings, password, client, kept_session(settings, password, client))
+    agent_with = store_c_agents(mock_backend, hub, tmp_path)
+    warm = agent_with()
     assert warm.sync().outcome == "ok"  # logs in and saves the session; nothing to add yet
     logged_in = requests_of(warm)
     assert warm.sync().outcome == "ok"
@@ -47,10 +63,7 @@ def test_a_sync_over_its_budget_stops_partial_and_the_next_one_finishes_without_
     before = set(mock_backend.blacklist_ids("store-c"))
 
     budget = reads + len(buyers)  # the reads and about half of the additions (two requests each)
-    small = settings.model_copy(
-        update={"backend": settings.backend.model_copy(update={"request_budget": budget})}
-    )
-    agent = Agent("store-c", small, password, client, kept_session(small, password, client))
+    agent = agent_with(budget)
 
     first = agent.sync()
 
@@ -74,22 +87,13 @@ def test_a_sync_over_its_budget_stops_partial_and_the_next_one_finishes_without_
 def test_share_all_over_its_budget_pushes_nothing_and_says_which_setting_to_raise(
     mock_backend: MockControl, hub: HubServer, tmp_path: Path
 ) -> None:
-    login, password = mock_backend.credentials("store-c")
-    settings = agent_settings(tmp_path / "c", mock_backend.url, login, hub.url)
-    client = HubClient(hub.url, hub.add_seller("store-c"))
-    hub.clients.append(client)
+    agent = store_c_agents(mock_backend, hub, tmp_path)
     for i in range(45):  # more than one page of the blacklist
         mock_backend.blacklist("store-c", mock_backend.add_buyer(f"Own Buyer {i}")["member_id"])
     own = len(mock_backend.blacklist_ids("store-c"))
-
-    def agent(budget: int | None = None) -> Agent:
-        chosen = settings
-        if budget is not None:
-            backend = settings.backend.model_copy(update={"request_budget": budget})
-            chosen = settings.model_copy(update={"backend": backend})
-        return Agent("store-c", chosen, password, client, kept_session(chosen, password, client))
-
-    agent().share_all(dry_run=True)  # logs in and saves the session
+    warm = agent()
+    client = warm.hub_client
+    warm.share_all(dry_run=True)  # logs in and saves the session
     measured = agent()
     measured.share_all(dry_run=True)
     needed = requests_of(measured)  # a share-all's backend requests: the session, then the blacklist's pages
